@@ -1,0 +1,191 @@
+"""Default configuration: the full schema every other config overrides.
+
+Every field has a comment. Variant configs (`syrip.py`, `cmu_prior.py`, ...)
+start from `get_config()` here and override only what differs. Modules never
+see this ConfigDict: `zedoi_jax.main` hands each one the plain keyword
+arguments it needs (`config.model`, `config.sde`, `config.fit`, ...).
+
+Run: python -m zedoi_jax.main --config=configs/default.py --workdir=DIR
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """Returns the default configuration (SyRIP fit with the shipped prior)."""
+  config = ml_collections.ConfigDict()
+  # What main.py runs: 'train_prior' | 'adapt' | 'augment' | 'fit' | 'lift'.
+  config.mode = 'fit'
+  # Root PRNG seed; every other key is derived from it by split/fold_in.
+  config.seed = 0
+  # Show progress (rate, ETA) on long loops; off when stderr is not a tty.
+  config.progress = True
+  # Steps between log lines / metrics.jsonl rows in training loops.
+  config.log_every = 100
+
+  # ---------------------------------------------------------------- data
+  config.data = ml_collections.ConfigDict()
+  # Folder holding the datasets ('' = ZEDOI_DATA env var, else ../shared/data
+  # beside the repository).
+  config.data.root = ''
+  # Dataset for fit/adapt: 'syrip' | 'cmu' | 'h36m' | 'mini_rgbd'.
+  config.data.name = 'syrip'
+  # Which split to evaluate on (SyRIP: 'test' = the 200 train200 images, as in
+  # the ZeDO-i release; 'train' = the other 500).
+  config.data.split = 'test'
+  # 2D input for fit: 'gt' or a detector name ('fidip' for SyRIP).
+  config.data.input_2d = 'gt'
+  # Use at most this many poses (0 = all); handy for quick runs.
+  config.data.max_poses = 0
+  # Mocap files (BVH / ASF+AMC pairs as 'x.asf:x.amc') for prior training;
+  # empty = the CMU takes in data.root/cmu.
+  config.data.mocap_files = config_dict.placeholder(str)
+  # VideoPose3D-layout Human3.6M file for prior training (optional).
+  config.data.h36m_npz = config_dict.placeholder(str)
+  # Human3.6M subjects used when h36m_npz is set.
+  config.data.h36m_subjects = 'S1,S5,S6,S7,S8'
+  # Keep one training frame in this many (120 Hz mocap is near-duplicate).
+  config.data.subsample = 4
+  # Drop frames whose pose is closer than this (metres, mean joint distance)
+  # to the last kept frame.
+  config.data.min_pose_distance = 0.01
+  # Metres per model unit: poses are divided by this before the network.
+  config.data.scale = 1.0
+
+  # ---------------------------------------------------------- augmentation
+  config.augment = ml_collections.ConfigDict()
+  # Random rotation of training poses: 'so3' (any orientation: infants lie,
+  # sit and crawl, and the camera can look down on them) | 'vertical' (about
+  # the body's up axis only) | 'none'.
+  config.augment.rotation = 'so3'
+  # Probability of a left/right mirror (x negated, joints swapped).
+  config.augment.mirror_prob = 0.5
+  # Global bone-length scale is drawn from [1 - s, 1 + s].
+  config.augment.global_scale = 0.1
+  # Per-bone length jitter, relative.
+  config.augment.bone_scale = 0.05
+
+  # --------------------------------------------------------------- model
+  config.model = ml_collections.ConfigDict()
+  # Joints in the model layout (Human3.6M-17).
+  config.model.num_joints = 17
+  # Hidden width of the residual MLP.
+  config.model.hidden = 512
+  # Residual blocks (two Dense+GroupNorm+SiLU layers each).
+  config.model.num_blocks = 4
+  # Time-embedding width.
+  config.model.embed_dim = 128
+  # GroupNorm groups.
+  config.model.num_groups = 32
+  # Dropout rate inside blocks (training only).
+  config.model.dropout = 0.0
+  # Time embedding: 'fourier' (Gaussian Fourier features) | 'positional'.
+  config.model.embedding = 'fourier'
+
+  # ----------------------------------------------------------------- sde
+  config.sde = ml_collections.ConfigDict()
+  # 'subvp' (as ZeDO) | 'vp'.
+  config.sde.name = 'subvp'
+  config.sde.beta_min = 0.1
+  config.sde.beta_max = 20.0
+  # Smallest diffusion time used in training and sampling.
+  config.sde.eps = 1e-3
+
+  # ------------------------------------------------------- prior training
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 20000
+  config.train.batch_size = 512
+  config.train.learning_rate = 2e-4
+  # Linear warm-up steps, then cosine decay to lr * final_lr_fraction.
+  config.train.warmup_steps = 500
+  config.train.final_lr_fraction = 0.05
+  config.train.grad_clip = 1.0
+  config.train.weight_decay = 0.0
+  config.train.ema_rate = 0.999
+  # Steps between Orbax checkpoints, and how many to keep.
+  config.train.checkpoint_every = 1000
+  config.train.max_to_keep = 2
+  # Where the exported model (for fit/lift/adapt) is written ('' = workdir/model).
+  config.train.export_dir = ''
+
+  # ----------------------------------------------------------- init models
+  config.init = ml_collections.ConfigDict()
+  # Exported prior to use ('' = the shipped adult prior).
+  config.init.prior = ''
+  # Exported adaptation (control branch or fine-tuned prior) to use; '' = none,
+  # 'shipped' = the shipped one for the dataset.
+  config.init.adapted = ''
+
+  # ---------------------------------------------------------- adaptation
+  config.adapt = ml_collections.ConfigDict()
+  # 'control' (ControlNet-style branch, prior frozen) | 'finetune'.
+  config.adapt.method = 'control'
+  config.adapt.num_steps = 4000
+  config.adapt.batch_size = 256
+  config.adapt.learning_rate = 1e-4
+  # Use only this many infant training poses (0 = all).
+  config.adapt.num_train_poses = 0
+  # Optional npz of generated infant-like poses to mix in, and its share of
+  # each batch.
+  config.adapt.augment_with = ''
+  config.adapt.augment_ratio = 0.5
+
+  # ------------------------------------------------- guided augmentation
+  config.guided = ml_collections.ConfigDict()
+  # Diffusion time the adult pose is noised to before guided denoising.
+  config.guided.t_start = 0.3
+  # Classifier-free-style guidance weight w: out + w * (adapted - prior).
+  config.guided.weight = 1.0
+  config.guided.num_steps = 200
+  # How many adult poses to convert (0 = all).
+  config.guided.num_poses = 0
+
+  # ------------------------------------------------------------- fitting
+  config.fit = ml_collections.ConfigDict()
+  # IPO: Adam steps on rotation + translation scale, and its learning rate.
+  config.fit.ipo_steps = 500
+  config.fit.ipo_lr = 0.1
+  # Rotation axes IPO optimises: 'xyz' (infants) | 'y' (upright adults) .
+  config.fit.rot_axes = 'xyz'
+  # Initial distance along the pelvis ray (metres) and the scale clamp on it.
+  config.fit.init_t = 1.0
+  config.fit.min_scale_t = 0.5
+  config.fit.max_scale_t = 8.0
+  # OIL iterations; noise level goes linearly from t_max to t_min.
+  config.fit.oil_steps = 1000
+  config.fit.t_max = 0.1
+  config.fit.t_min = 0.01
+  # Final OIL iterations in which the translation is re-solved every step.
+  config.fit.solve_t_last = 50
+  # Hypotheses per pose (S).
+  config.fit.num_hypotheses = 1
+  # Reverse-SDE steps used to draw the initial poses from the prior.
+  config.fit.init_sample_steps = 100
+  # Poses per compiled batch (fixed shape; the last batch is padded).
+  config.fit.batch_size = 256
+  # Keep this many thinned trajectory frames for pictures (0 = none).
+  config.fit.trajectory_frames = 0
+
+  # -------------------------------------------------------------- lift
+  config.lift = ml_collections.ConfigDict()
+  # Input keypoints: COCO keypoint JSON, or .npy/.npz of [N, J, 2|3].
+  config.lift.input = ''
+  # Joint layout of the input ('coco17' | 'h36m17' | 'syrip12' | 'lsp14').
+  config.lift.layout = 'coco17'
+  # Camera: path to a 3x3 K (.npy/.json/.txt), or '' for a default from the
+  # image size (with a warning).
+  config.lift.camera = ''
+  # Image size (w, h) in pixels when the input does not carry it.
+  config.lift.image_width = 0
+  config.lift.image_height = 0
+  # Write PNG pictures of the results.
+  config.lift.pictures = True
+
+  # ---------------------------------------------------------- evaluation
+  config.eval = ml_collections.ConfigDict()
+  # Write PNG pictures in fit mode.
+  config.eval.pictures = True
+  # Number of poses shown in picture grids.
+  config.eval.num_pictures = 8
+  return config

@@ -1,0 +1,61 @@
+r"""Command-line entry point: `python -m zedoi_jax.main --config=... --workdir=...`.
+
+Parses flags, writes `workdir/config.json`, and hands the config to the
+entry function of `config.mode`. Override any field with
+`--config.<a>.<b>=value`; the config is locked, so a misspelt field fails.
+
+  python -m zedoi_jax.main --config=configs/syrip.py --workdir=/tmp/syrip
+  python -m zedoi_jax.main --config=configs/cmu_prior.py \
+      --config.train.num_steps=2000 --workdir=/tmp/prior
+"""
+
+import importlib
+import pathlib
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from zedoi_jax import runs
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Path to a config file (configs/*.py[:arg]).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None,
+    'Run directory (config.json, metrics.jsonl, results, checkpoints). '
+    'Default: workdirs/<config name>-<mode>.')
+flags.mark_flags_as_required(['config'])
+
+# mode -> 'module:function'; each function takes (config, workdir).
+MODES = {
+    'train_prior': 'zedoi_jax.train:train_prior',
+    'adapt': 'zedoi_jax.adapt:adapt',
+    'augment': 'zedoi_jax.guided:augment',
+    'fit': 'zedoi_jax.evaluate:fit_and_evaluate',
+    'lift': 'zedoi_jax.lift:lift',
+}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  config = _CONFIG.value
+  if config.mode not in MODES:
+    raise app.UsageError(
+        f'unknown config.mode {config.mode!r}; known: {sorted(MODES)}')
+  config_path = flags.FLAGS['config'].config_filename
+  workdir = _WORKDIR.value or str(
+      pathlib.Path('workdirs') /
+      f'{pathlib.Path(config_path).stem}-{config.mode}')
+  runs.start(config, workdir)
+  module_name, fn_name = MODES[config.mode].split(':')
+  entry = getattr(importlib.import_module(module_name), fn_name)
+  logging.info('mode %s, workdir %s', config.mode, workdir)
+  with runs.timed(workdir, config.mode):
+    entry(config, workdir)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Score networks: the pose prior and its control branch."""

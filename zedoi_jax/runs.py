@@ -1,0 +1,53 @@
+"""Run bookkeeping shared by every mode: config.json, start/end rows, devices.
+
+Every run writes `workdir/config.json` (the resolved config) and appends a
+`run/start` and a `run/end` row (with wall time and status) to
+`workdir/metrics.jsonl`, so a sweep's workdirs describe themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import time
+
+from absl import logging
+import jax
+import ml_collections
+
+from zedoi_jax import progress
+
+
+def start(config: ml_collections.ConfigDict,
+          workdir: str | os.PathLike) -> pathlib.Path:
+  """Creates the workdir, logs the devices, writes config.json."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  logging.info('JAX %s on %d device(s): %s (process %d of %d)',
+               jax.__version__, jax.device_count(),
+               ', '.join(str(d) for d in jax.local_devices()),
+               jax.process_index(), jax.process_count())
+  if jax.process_index() == 0:
+    (workdir / 'config.json').write_text(
+        json.dumps(config.to_dict(), indent=2, sort_keys=True) + '\n')
+  return workdir
+
+
+@contextlib.contextmanager
+def timed(workdir: str | os.PathLike, mode: str):
+  """Appends run/start and run/end rows (status, seconds) around a run."""
+  writer = progress.MetricWriter(workdir, tensorboard=False,
+                                 enabled=jax.process_index() == 0)
+  writer.write(0, **{'run/event': 'start', 'run/mode': mode,
+                     'run/time': time.time()})
+  t0 = time.perf_counter()
+  status = 'failed'
+  try:
+    yield
+    status = 'ok'
+  finally:
+    writer.write(0, **{'run/event': 'end', 'run/mode': mode,
+                       'run/status': status,
+                       'run/seconds': round(time.perf_counter() - t0, 3)})
