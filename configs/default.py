@@ -182,6 +182,23 @@ def get_config() -> ml_collections.ConfigDict:
   # Write PNG pictures of the results.
   config.lift.pictures = True
 
+  # ------------------------------------------------------------ scaling
+  config.parallel = ml_collections.ConfigDict()
+  # Multi-host: '' auto-detects (Cloud TPU, Slurm, Open MPI) and otherwise
+  # runs single-process; 'host:port' with num_processes and process_id starts
+  # jax.distributed explicitly.
+  config.parallel.coordinator_address = ''
+  config.parallel.num_processes = 0
+  config.parallel.process_id = -1
+  # Simple route for big fit/lift jobs: this job handles rows
+  # shard_index::num_shards of the input (merge the shards afterwards with
+  # `python -m zedoi_jax.merge`).
+  config.parallel.shard_index = 0
+  config.parallel.num_shards = 1
+  # fit/lift write results in chunks of this many poses, each atomically; a
+  # restarted run skips the finished chunks.
+  config.parallel.chunk_size = 4096
+
   # ---------------------------------------------------------- evaluation
   config.eval = ml_collections.ConfigDict()
   # Write PNG pictures in fit mode.

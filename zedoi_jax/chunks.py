@@ -1,0 +1,116 @@
+"""Streaming results to disk in chunks, so an interrupted big job resumes.
+
+A `ChunkStore` is a folder of `chunk_00000.npz`, ... files, each holding the
+results for one contiguous range of input rows. A chunk is written to a
+temporary name and renamed into place, so a file that exists is complete: a
+run killed mid-way loses at most the chunk in flight, and a restarted run
+skips every chunk already on disk. A `manifest.json` records what the chunks
+are for (input identity, row count, chunk size); a store made for other input
+or another chunk size is refused instead of being silently mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import zipfile
+from typing import Any, Mapping
+
+import numpy as np
+
+from zedoi_jax import errors
+
+MANIFEST = 'manifest.json'
+
+
+class ChunkStore:
+  """Chunked, atomic, resumable storage of per-row results.
+
+  Args:
+    directory: folder of the chunks (created).
+    num_rows: rows of the whole job.
+    chunk_size: rows per chunk.
+    identity: JSON-able description of the job's input and settings; a store
+      whose manifest holds another identity is refused.
+  """
+
+  def __init__(self, directory: str | os.PathLike, *, num_rows: int,
+               chunk_size: int, identity: Mapping[str, Any]):
+    if chunk_size < 1:
+      raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    self.directory = pathlib.Path(directory)
+    self.num_rows = int(num_rows)
+    self.chunk_size = int(chunk_size)
+    manifest = {'num_rows': self.num_rows, 'chunk_size': self.chunk_size,
+                'identity': json.loads(json.dumps(identity))}
+    self.directory.mkdir(parents=True, exist_ok=True)
+    path = self.directory / MANIFEST
+    if path.exists():
+      try:
+        old = json.loads(path.read_text())
+      except json.JSONDecodeError as e:
+        raise errors.InputError(f'corrupt manifest ({e})',
+                                source=str(path)) from e
+      if old != manifest:
+        raise errors.InputError(
+            'these chunks belong to another job (input, settings or chunk '
+            f'size differ): found {old}, expected {manifest}; use a fresh '
+            'workdir', source=str(path), field='identity')
+    else:
+      tmp = path.with_suffix('.tmp')
+      tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+      tmp.replace(path)
+
+  @property
+  def num_chunks(self) -> int:
+    return -(-self.num_rows // self.chunk_size)
+
+  def rows(self, chunk: int) -> slice:
+    """Input rows of chunk `chunk`."""
+    start = chunk * self.chunk_size
+    return slice(start, min(start + self.chunk_size, self.num_rows))
+
+  def path(self, chunk: int) -> pathlib.Path:
+    return self.directory / f'chunk_{chunk:05d}.npz'
+
+  def is_done(self, chunk: int) -> bool:
+    return self.path(chunk).exists()
+
+  def pending(self) -> list[int]:
+    """Chunks not yet on disk, in order."""
+    return [c for c in range(self.num_chunks) if not self.is_done(c)]
+
+  def write(self, chunk: int, arrays: Mapping[str, np.ndarray]) -> None:
+    """Writes one chunk atomically (temporary file, then rename)."""
+    rows = self.rows(chunk)
+    n = rows.stop - rows.start
+    for k, v in arrays.items():
+      if np.shape(v)[:1] != (n,):
+        raise ValueError(f'chunk {chunk}: {k!r} has leading size '
+                         f'{np.shape(v)[:1]}, expected {n}')
+    tmp = self.path(chunk).with_name(f'.tmp_{self.path(chunk).name}')
+    with open(tmp, 'wb') as f:
+      np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+      f.flush()
+      os.fsync(f.fileno())
+    tmp.replace(self.path(chunk))
+
+  def read(self, chunk: int) -> dict[str, np.ndarray]:
+    path = self.path(chunk)
+    try:
+      with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+      raise errors.InputError(f'corrupt chunk ({e}); delete it to recompute',
+                              source=str(path)) from e
+
+  def gather(self) -> dict[str, np.ndarray]:
+    """All chunks concatenated in row order (every chunk must be done)."""
+    missing = self.pending()
+    if missing:
+      raise ValueError(f'{len(missing)} chunk(s) not finished: {missing[:5]}')
+    parts = [self.read(c) for c in range(self.num_chunks)]
+    if not parts:
+      return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
