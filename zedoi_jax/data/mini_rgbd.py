@@ -1,0 +1,185 @@
+"""MINI-RGBD (synthetic infant RGB-D sequences): joint text files.
+
+ZeDO-i reports results on MINI-RGBD, whose per-frame joints come as text
+files. This module reads one sequence folder, or several, into numpy arrays
+in the dataset's own 25-joint SMIL order (`SMIL25_JOINTS`); conversion to
+Human3.6M-17 is `zedoi_jax.skeleton`'s job (the 'smil25' layout).
+
+Layout (`MINI-RGBD_web/<01..12>/`):
+- `joints_2Ddep/syn_joints_2Ddep_XXXXX.txt`: 25 lines `x y depth jointID`,
+  x, y in pixels of the 640 x 480 image, depth as the dataset stores it.
+- `joints_3D/syn_joints_3D_XXXXX.txt`: 25 lines `x y z jointID`, metres,
+  camera frame.
+Sequences 01-10 are the training sequences and 11-12 the test ones
+(`SEQUENCES_TRAIN`, `SEQUENCES_TEST`), as in ZeDO-i.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from collections.abc import Iterable
+
+import numpy as np
+
+from zedoi_jax.data import checks
+from zedoi_jax.errors import InputError
+
+PathLike = str | os.PathLike
+
+NUM_JOINTS = 25
+# The joint at index i is the start of the SMIL bone named i.
+SMIL25_JOINTS = (
+    'pelvis', 'leftThigh', 'rightThigh', 'spine', 'leftCalf', 'rightCalf',
+    'spine1', 'leftFoot', 'rightFoot', 'spine2', 'leftToes', 'rightToes',
+    'neck', 'leftShoulder', 'rightShoulder', 'head', 'leftUpperArm',
+    'rightUpperArm', 'leftForeArm', 'rightForeArm', 'leftHand', 'rightHand',
+    'leftFingers', 'rightFingers', 'noseVertex')
+SEQUENCES_TRAIN = tuple(range(1, 11))
+SEQUENCES_TEST = (11, 12)
+
+_FILE_2D = re.compile(r'^syn_joints_2Ddep_(\d+)\.txt$')
+_FILE_3D = re.compile(r'^syn_joints_3D_(\d+)\.txt$')
+
+
+def _read_joint_file(path: pathlib.Path) -> np.ndarray:
+  """[25, 3] float64 values of one joint file, rows ordered by joint id."""
+  src = str(path)
+  out = np.full((NUM_JOINTS, 3), np.nan)
+  seen = np.zeros(NUM_JOINTS, bool)
+  with open(path, 'r', encoding='utf-8', errors='replace') as f:
+    lines = [ln for ln in f.read().splitlines() if ln.strip()]
+  if len(lines) != NUM_JOINTS:
+    raise InputError(f'expected {NUM_JOINTS} lines "x y z jointID", got '
+                     f'{len(lines)}', source=src, field='lines')
+  for k, line in enumerate(lines, start=1):
+    tok = line.split()
+    if len(tok) != 4:
+      raise InputError(f'line {k}: expected 4 values "x y z jointID", got '
+                       f'{line!r}', source=src, field=f'line {k}')
+    try:
+      vals = [float(t) for t in tok[:3]]
+      joint = float(tok[3])
+    except ValueError:
+      raise InputError(f'line {k}: not numbers: {line!r}', source=src,
+                       field=f'line {k}') from None
+    if not np.all(np.isfinite(vals)):
+      raise InputError(f'line {k}: non-finite value', source=src,
+                       field=f'line {k}')
+    if joint != int(joint) or not 0 <= joint < NUM_JOINTS or seen[int(joint)]:
+      raise InputError(f'line {k}: joint id {tok[3]!r} is not a new id in '
+                       f'0..{NUM_JOINTS - 1}', source=src, field=f'line {k}')
+    seen[int(joint)] = True
+    out[int(joint)] = vals
+  return out
+
+
+def _frames(folder: pathlib.Path, pattern: re.Pattern) -> dict[int, str]:
+  found = {}
+  for name in os.listdir(folder):
+    m = pattern.match(name)
+    if m:
+      found[int(m.group(1))] = name
+  return found
+
+
+def load_mini_rgbd_sequence(seq_dir: PathLike, *,
+                            max_frames: int | None = None
+                            ) -> dict[str, np.ndarray]:
+  """Reads one MINI-RGBD sequence's joints.
+
+  Args:
+    seq_dir: the sequence folder (e.g. `MINI-RGBD_web/11`), holding
+      `joints_2Ddep/` and `joints_3D/`.
+    max_frames: read only the first this many frames (None: all).
+
+  Returns:
+    Dict, frames in ascending frame-number order, joints in `SMIL25_JOINTS`
+    order:
+      joints_2d: [T, 25, 2] float32 pixels.
+      depth_2d: [T, 25] float32, the depth column of the 2Ddep files.
+      joints_3d: [T, 25, 3] float32 metres, camera frame.
+      frame_id: [T] int64, the number in the file names.
+
+  Raises:
+    FileNotFoundError: a missing folder.
+    InputError: naming the file and line for malformed lines, and the folder
+      when frames are missing from one of the two folders or none exist.
+  """
+  seq = checks.require_dir(seq_dir, 'MINI-RGBD sequence')
+  dir_2d = checks.require_dir(seq / 'joints_2Ddep', 'MINI-RGBD 2D joints')
+  dir_3d = checks.require_dir(seq / 'joints_3D', 'MINI-RGBD 3D joints')
+  files_2d = _frames(dir_2d, _FILE_2D)
+  files_3d = _frames(dir_3d, _FILE_3D)
+  if not files_2d:
+    raise InputError('no syn_joints_2Ddep_XXXXX.txt files', source=str(dir_2d),
+                     field='files')
+  only_2d = sorted(set(files_2d) - set(files_3d))
+  only_3d = sorted(set(files_3d) - set(files_2d))
+  if only_2d or only_3d:
+    raise InputError(f'frames without 3D joints: {only_2d[:5]}; frames '
+                     f'without 2D joints: {only_3d[:5]}', source=str(seq),
+                     field='frames')
+  ids = sorted(files_2d)
+  if max_frames is not None:
+    if max_frames <= 0:
+      raise ValueError(f'max_frames must be positive, got {max_frames}')
+    ids = ids[:max_frames]
+  two = np.stack([_read_joint_file(dir_2d / files_2d[i]) for i in ids])
+  three = np.stack([_read_joint_file(dir_3d / files_3d[i]) for i in ids])
+  return {
+      'joints_2d': two[..., :2].astype(np.float32),
+      'depth_2d': two[..., 2].astype(np.float32),
+      'joints_3d': three.astype(np.float32),
+      'frame_id': np.asarray(ids, dtype=np.int64),
+  }
+
+
+def sequence_dir(root: PathLike, sequence: int | str) -> pathlib.Path:
+  """The folder of one sequence: `root/01` for 1 (or `root/1` if so named).
+
+  Raises:
+    FileNotFoundError: naming the folders looked for.
+  """
+  root = pathlib.Path(root)
+  try:
+    number = int(sequence)
+  except ValueError:
+    raise ValueError(f'sequence must be a number, got {sequence!r}') from None
+  names = [f'{number:02d}', str(number)]
+  for n in names:
+    if (root / n).is_dir():
+      return root / n
+  raise FileNotFoundError(f'MINI-RGBD sequence {sequence} not found: looked '
+                          f'for {[str(root / n) for n in names]}')
+
+
+def load_mini_rgbd(root: PathLike, sequences: Iterable[int | str], *,
+                   max_frames: int | None = None) -> dict[str, np.ndarray]:
+  """Reads and stacks several MINI-RGBD sequences.
+
+  Args:
+    root: the dataset folder (e.g. `MINI-RGBD_web`) holding `01`..`12`.
+    sequences: sequence numbers, e.g. `SEQUENCES_TEST`.
+    max_frames: per sequence, read only the first this many frames.
+
+  Returns:
+    The fields of `load_mini_rgbd_sequence` concatenated over sequences
+    (N = total frames), plus `sequence` [N] int64, the sequence number.
+
+  Raises:
+    FileNotFoundError / InputError: as `load_mini_rgbd_sequence`.
+  """
+  sequences = list(sequences)
+  if not sequences:
+    raise ValueError('sequences is empty')
+  parts, seq_ids = [], []
+  for s in sequences:
+    part = load_mini_rgbd_sequence(sequence_dir(root, s),
+                                   max_frames=max_frames)
+    parts.append(part)
+    seq_ids.append(np.full(len(part['frame_id']), int(s), np.int64))
+  out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  out['sequence'] = np.concatenate(seq_ids)
+  return out
