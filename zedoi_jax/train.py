@@ -1,0 +1,371 @@
+"""Training the adult pose prior: `train_prior(config, workdir)`.
+
+The entry for `config.mode = 'train_prior'` (the only function here that
+reads the ConfigDict; it hands plain sub-dicts on). It loads the training
+poses (`zedoi_jax.data.prior_data`), builds the ScoreNet, the optimiser and
+the jitted DSM step (`zedoi_jax.losses`), resumes from the latest Orbax
+checkpoint in `workdir` if there is one, trains, and exports the EMA
+parameters with `model.json` for fitting, lifting and adaptation.
+
+Reusable pieces for adaptation (`zedoi_jax.adapt`):
+- `make_optimizer(...)`: clip_by_global_norm + Adam(W) with linear warm-up
+  and cosine decay; returns (tx, schedule).
+- `restore_or_init(checkpointer, init_fn)`: resume the latest checkpoint or
+  initialise (shape-first restore through `jax.eval_shape`).
+- `run_training_loop(...)`: steps, progress/ETA, metrics.jsonl rows,
+  periodic and final checkpoints, NaN guard (raises FloatingPointError).
+
+Resuming: every step's key is `fold_in(step_rng, step)`, and batches are
+drawn with replacement from that key, so a run killed after a checkpoint and
+restarted in the same workdir continues with exactly the same batches, noise
+and parameters as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import time
+from typing import Any, Callable
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from zedoi_jax import augment
+from zedoi_jax import checkpoint
+from zedoi_jax import errors
+from zedoi_jax import losses
+from zedoi_jax import progress
+from zedoi_jax import sde as sde_lib
+from zedoi_jax.data import prior_data
+from zedoi_jax.models import score_net
+
+# Poses in the synthetic training set (config.data.name = 'synthetic').
+SYNTHETIC_POSES = 512
+
+
+def default_data_root(root: str | os.PathLike | None = '') -> pathlib.Path:
+  """config.data.root, else $ZEDOI_DATA, else ../shared/data beside the repo."""
+  if root:
+    return pathlib.Path(root)
+  env = os.environ.get('ZEDOI_DATA')
+  if env:
+    return pathlib.Path(env)
+  return pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+
+
+def make_optimizer(*, learning_rate: float, num_steps: int,
+                   warmup_steps: int = 0, final_lr_fraction: float = 0.0,
+                   grad_clip: float = 0.0, weight_decay: float = 0.0
+                   ) -> tuple[optax.GradientTransformation,
+                              Callable[[Any], Any]]:
+  """Clipped Adam(W) with linear warm-up and cosine decay.
+
+  Args:
+    learning_rate: peak learning rate.
+    num_steps: total steps (the cosine reaches its end here).
+    warmup_steps: linear warm-up from 0 (clipped to num_steps).
+    final_lr_fraction: the decay ends at learning_rate * this.
+    grad_clip: global-norm clip (0 = none).
+    weight_decay: decoupled weight decay (0 = plain Adam).
+
+  Returns:
+    (tx, schedule) with schedule(step) -> learning rate.
+  """
+  if learning_rate <= 0 or num_steps < 1:
+    raise ValueError('need learning_rate > 0 and num_steps >= 1')
+  warmup = int(min(max(warmup_steps, 0), num_steps))
+  schedule = optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=learning_rate, warmup_steps=warmup,
+      decay_steps=max(num_steps, warmup + 1),
+      end_value=learning_rate * final_lr_fraction)
+  parts = []
+  if grad_clip > 0:
+    parts.append(optax.clip_by_global_norm(grad_clip))
+  if weight_decay > 0:
+    parts.append(optax.adamw(schedule, weight_decay=weight_decay))
+  else:
+    parts.append(optax.adam(schedule))
+  return optax.chain(*parts), schedule
+
+
+def restore_or_init(checkpointer: checkpoint.TrainCheckpointer,
+                    init_fn: Callable[[], Any]) -> tuple[Any, dict | None]:
+  """The latest checkpoint's state, or `init_fn()` when there is none.
+
+  Args:
+    checkpointer: the run's TrainCheckpointer.
+    init_fn: builds the initial state (a pytree of arrays).
+
+  Returns:
+    (state, record) where record is the checkpoint's JSON record or None for
+    a fresh start.
+  """
+  latest = checkpointer.latest_step()
+  if latest is None:
+    return init_fn(), None
+  abstract = jax.eval_shape(init_fn)
+  state, record = checkpointer.restore(latest, abstract)
+  logging.info('resumed from %s step %d', checkpointer.directory, latest)
+  return state, record
+
+
+def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
+                      state: Any, num_steps: int,
+                      checkpointer: checkpoint.TrainCheckpointer | None = None,
+                      checkpoint_every: int = 0,
+                      writer: progress.MetricWriter | None = None,
+                      log_every: int = 100,
+                      lr_fn: Callable[[int], Any] | None = None,
+                      record: dict | None = None,
+                      show_progress: bool | None = None,
+                      stop_at: int | None = None,
+                      name: str = 'train') -> tuple[Any, dict]:
+  """Runs `step_fn` from state['step'] to `num_steps`.
+
+  Args:
+    step_fn: `state -> (state, metrics)` (jitted; closes over data and keys);
+      metrics hold 'loss', 'grad_norm' and 'finite'.
+    state: train state dict with an int 'step'.
+    num_steps: the run's total steps.
+    checkpointer: saves every `checkpoint_every` steps and at the end.
+    checkpoint_every: steps between checkpoints (0 = only at the end).
+    writer: metrics.jsonl writer; rows '{name}/loss', '{name}/grad_norm',
+      '{name}/lr', 'steps_per_s' every `log_every` steps and at the end.
+    log_every: steps between log lines and rows.
+    lr_fn: step -> learning rate, for the rows.
+    record: JSON record saved beside each checkpoint.
+    show_progress: Progress enabled flag (None: when stderr is a tty).
+    stop_at: stop after this step without the final save (tests use it to
+      simulate a killed run; periodic checkpoints are written as usual).
+    name: metric prefix.
+
+  Returns:
+    (final state, {'loss': last loss, 'steps_per_s': rate of this call}).
+
+  Raises:
+    FloatingPointError: a step produced a non-finite loss or gradient.
+  """
+  start = int(jax.device_get(state['step']))
+  end = num_steps if stop_at is None else min(num_steps, stop_at)
+  prog = progress.Progress(num_steps, name=name, start=start,
+                           enabled=show_progress)
+  record = dict(record or {})
+  last_loss = float('nan')
+  pending = None  # the previous step's metrics: checked one step late so
+  # the host does not wait for each step before dispatching the next.
+  t_log, s_log = time.perf_counter(), start
+
+  def check(step, metrics):
+    if not bool(jax.device_get(metrics['finite'])):
+      raise FloatingPointError(
+          f'{name}: non-finite loss {float(metrics["loss"])} or gradient '
+          f'norm {float(metrics["grad_norm"])} at step {step}; lower the '
+          'learning rate or check the data')
+
+  step = start
+  while step < end:
+    if step == start:
+      logging.info('%s: compiling the step function...', name)
+    state, metrics = step_fn(state)
+    if pending is not None:
+      check(*pending)
+    pending = (step + 1, metrics)
+    step += 1
+    if step == start + 1:
+      jax.block_until_ready(metrics['loss'])
+      logging.info('%s: compiled; running steps %d..%d', name, start + 1,
+                   num_steps)
+      t_log, s_log = time.perf_counter(), step
+    if step % log_every == 0 or step == end:
+      check(*pending)
+      last_loss = float(metrics['loss'])
+      now = time.perf_counter()
+      rate = (step - s_log) / (now - t_log) if step > s_log else 0.0
+      t_log, s_log = now, step
+      row = {f'{name}/loss': last_loss,
+             f'{name}/grad_norm': float(metrics['grad_norm']),
+             'steps_per_s': rate}
+      if lr_fn is not None:
+        row[f'{name}/lr'] = float(lr_fn(step - 1))
+      if writer is not None:
+        writer.write(step, **row)
+      prog.update(step, loss=last_loss)
+      if not prog.enabled:
+        logging.log_every_n_seconds(
+            logging.INFO, '%s: step %d/%d loss %.4f, %.2f steps/s', 30,
+            name, step, num_steps, last_loss, rate)
+    if (checkpointer is not None and checkpoint_every > 0
+        and step % checkpoint_every == 0 and step < num_steps):
+      checkpointer.save(step, state, dict(record, step=step))
+  if pending is not None:
+    check(*pending)
+    last_loss = float(pending[1]['loss'])
+  if checkpointer is not None and stop_at is None:
+    checkpointer.save(step, state, dict(record, step=step, loss=last_loss),
+                      force=True)
+  if checkpointer is not None:
+    checkpointer.wait_until_finished()
+  return state, {'loss': last_loss, 'steps_per_s': prog.rate}
+
+
+def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
+  """Training poses [N, 17, 3] metres (camera-style, root-relative).
+
+  Args:
+    data_cfg: config.data as a dict. 'name': 'synthetic' (random body-like
+      poses, no files), 'h36m' (only `h36m_npz`), anything else (e.g. 'cmu')
+      the mocap takes: `mocap_files`, or every take in `root`/cmu, plus
+      `h36m_npz` when set. Also 'subsample', 'min_pose_distance',
+      'h36m_subjects', and 'max_poses' (0 = all; else that many evenly
+      spaced poses).
+
+  Returns:
+    (poses, summary).
+  """
+  name = data_cfg.get('name', 'cmu')
+  if name == 'synthetic':
+    poses = prior_data.synthetic_poses(SYNTHETIC_POSES, seed=0)
+    summary = {'synthetic': SYNTHETIC_POSES}
+  else:
+    kwargs = dict(subsample=data_cfg.get('subsample', 4),
+                  min_pose_distance=data_cfg.get('min_pose_distance', 0.01),
+                  h36m_npz=data_cfg.get('h36m_npz') or None,
+                  h36m_subjects=data_cfg.get('h36m_subjects') or 'S1')
+    if name == 'h36m':
+      if not kwargs['h36m_npz']:
+        raise errors.InputError('data.name=h36m needs data.h36m_npz',
+                                source='config', field='data.h36m_npz')
+      poses, summary = prior_data.load_prior_poses(return_summary=True,
+                                                   **kwargs)
+    else:
+      if name != 'cmu':
+        logging.warning('train_prior: data.name=%r is not a prior data set; '
+                        'using the mocap takes (data.mocap_files or '
+                        'data.root/cmu)', name)
+      poses, summary = prior_data.load_prior_poses(
+          mocap_files=data_cfg.get('mocap_files') or None,
+          data_root=default_data_root(data_cfg.get('root')),
+          return_summary=True, **kwargs)
+  max_poses = int(data_cfg.get('max_poses') or 0)
+  if 0 < max_poses < len(poses):
+    idx = np.unique(np.linspace(0, len(poses) - 1, max_poses).round()
+                    .astype(int))
+    poses = poses[idx]
+    summary['max_poses'] = max_poses
+  summary['num_poses'] = int(len(poses))
+  return poses, summary
+
+
+def _command() -> str:
+  """The command line of this run, as the user typed it (for model.json)."""
+  argv = list(sys.argv)
+  if argv and argv[0].endswith(os.path.join('zedoi_jax', 'main.py')):
+    argv[0] = 'python -m zedoi_jax.main'
+  return ' '.join(argv)
+
+
+def train_prior(config: ml_collections.ConfigDict,
+                workdir: str | os.PathLike, *,
+                stop_at: int | None = None) -> dict[str, Any]:
+  """Trains the pose prior and exports its EMA parameters.
+
+  Args:
+    config: the run config (see configs/default.py, configs/cmu_prior.py).
+    workdir: run directory (checkpoints/, metrics.jsonl; the export goes to
+      config.train.export_dir or workdir/model).
+    stop_at: stop after this step without exporting (simulates a killed
+      run; tests only).
+
+  Returns:
+    Summary {'export_dir', 'final_loss', 'num_steps', 'num_poses',
+    'steps_per_s'}; export_dir is None when stopped early.
+  """
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  train_cfg = config.train.to_dict()
+  model_kwargs = config.model.to_dict()
+  sde_kwargs = config.sde.to_dict()
+  aug_kwargs = config.augment.to_dict()
+
+  poses_m, data_summary = load_training_poses(config.data.to_dict())
+  norm = prior_data.normalization(poses_m, scale=config.data.scale)
+  poses = jnp.asarray(poses_m / norm['scale'], jnp.float32)
+  logging.info('prior data: %d poses (%s)', len(poses_m), data_summary)
+
+  model = score_net.ScoreNet(**model_kwargs)
+  sde = sde_lib.get_sde(sde_kwargs['name'], beta_min=sde_kwargs['beta_min'],
+                        beta_max=sde_kwargs['beta_max'],
+                        eps=sde_kwargs['eps'])
+  num_steps = int(train_cfg['num_steps'])
+  tx, schedule = make_optimizer(
+      learning_rate=train_cfg['learning_rate'], num_steps=num_steps,
+      warmup_steps=train_cfg['warmup_steps'],
+      final_lr_fraction=train_cfg['final_lr_fraction'],
+      grad_clip=train_cfg['grad_clip'],
+      weight_decay=train_cfg['weight_decay'])
+  augment_fn = augment.make_augment_fn(layout='h36m17', **aug_kwargs)
+  train_step = jax.jit(losses.make_train_step(
+      model=model, sde=sde, tx=tx, ema_rate=train_cfg['ema_rate'],
+      augment_fn=augment_fn, batch_size=int(train_cfg['batch_size'])))
+
+  init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+
+  def init_fn():
+    params = score_net.init_params(model, init_rng)
+    return losses.init_state(params, tx)
+
+  checkpointer = checkpoint.TrainCheckpointer(
+      workdir, max_to_keep=train_cfg['max_to_keep'],
+      save_interval_steps=max(1, int(train_cfg['checkpoint_every'])))
+  try:
+    state, _ = restore_or_init(checkpointer, init_fn)
+    logging.info('ScoreNet %s: %d parameters; starting at step %d',
+                 model_kwargs, score_net.count_params(state['params']),
+                 int(state['step']))
+    writer = progress.MetricWriter(workdir,
+                                   enabled=jax.process_index() == 0)
+    state, loop = run_training_loop(
+        step_fn=lambda s: train_step(s, poses, step_rng), state=state,
+        num_steps=num_steps, checkpointer=checkpointer,
+        checkpoint_every=int(train_cfg['checkpoint_every']), writer=writer,
+        log_every=int(config.log_every), lr_fn=schedule,
+        record={'kind': 'prior', 'model': model_kwargs},
+        show_progress=None if config.progress else False, stop_at=stop_at)
+    writer.close()
+  finally:
+    checkpointer.close()
+  summary = {'export_dir': None, 'final_loss': loop['loss'],
+             'num_steps': int(state['step']), 'num_poses': len(poses_m),
+             'steps_per_s': loop['steps_per_s']}
+  if stop_at is not None and stop_at < num_steps:
+    return summary
+  export_dir = pathlib.Path(train_cfg['export_dir'] or workdir / 'model')
+  meta = {
+      'kind': 'prior',
+      'model': model_kwargs,
+      'sde': {k: sde_kwargs[k] for k in ('name', 'beta_min', 'beta_max',
+                                         'eps')},
+      'scale': norm['scale'],
+      'normalization': norm,
+      'layout': 'h36m17',
+      'training': {
+          'steps': int(state['step']),
+          'final_loss': loop['loss'],
+          'data': data_summary,
+          'augment': aug_kwargs,
+          'train': train_cfg,
+          'seed': int(config.seed),
+          'command': _command(),
+      },
+  }
+  checkpoint.export_model(export_dir, state['ema_params'], meta)
+  logging.info('exported the prior to %s (final loss %.4f)', export_dir,
+               loop['loss'])
+  summary['export_dir'] = str(export_dir)
+  return summary
