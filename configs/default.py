@@ -133,13 +133,18 @@ def get_config() -> ml_collections.ConfigDict:
 
   # ------------------------------------------------- guided augmentation
   config.guided = ml_collections.ConfigDict()
-  # Diffusion time the adult pose is noised to before guided denoising.
-  config.guided.t_start = 0.3
-  # Classifier-free-style guidance weight w: out + w * (adapted - prior).
+  # Diffusion time the adult pose is noised to before guided denoising
+  # (0.06: sub-VP std 3.4 cm, about a third of an infant bone; see
+  # experiments/RESULTS.md for the sweep).
+  config.guided.t_start = 0.06
+  # Guidance weight w: s = s_infant + w * (s_infant - s_adult); 0 = the
+  # infant model alone (unguided).
   config.guided.weight = 1.0
   config.guided.num_steps = 200
   # How many adult poses to convert (0 = all).
   config.guided.num_poses = 0
+  # Rescale each adult pose to the infant training set's mean size first.
+  config.guided.rescale = True
 
   # ------------------------------------------------------------- fitting
   config.fit = ml_collections.ConfigDict()
