@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging as std_logging
 import os
 import pathlib
 import time
@@ -20,11 +21,27 @@ import ml_collections
 from zedoi_jax import progress
 
 
+class _QuietLibraries(std_logging.Filter):
+  """Drops INFO chatter from libraries (Orbax logs every save step)."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return (record.levelno >= std_logging.WARNING or
+            'orbax' not in record.pathname)
+
+
+def quiet_libraries() -> None:
+  """Keeps library INFO lines out of the log (warnings still show)."""
+  handler = logging.get_absl_handler()
+  if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
+    handler.addFilter(_QuietLibraries())
+
+
 def start(config: ml_collections.ConfigDict,
           workdir: str | os.PathLike) -> pathlib.Path:
   """Creates the workdir, logs the devices, writes config.json."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  quiet_libraries()
   logging.info('JAX %s on %d device(s): %s (process %d of %d)',
                jax.__version__, jax.device_count(),
                ', '.join(str(d) for d in jax.local_devices()),
