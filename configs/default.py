@@ -171,6 +171,24 @@ def get_config() -> ml_collections.ConfigDict:
   config.fit.batch_size = 256
   # Keep this many thinned trajectory frames for pictures (0 = none).
   config.fit.trajectory_frames = 0
+  # OIL diffusion rule: 'em' (one noise-free reverse Euler-Maruyama step of
+  # size em_dt after perturbing to t, the ZeDO release's rule) | 'tweedie'
+  # (perturb to t, then the posterior mean). Measured: em is better.
+  config.fit.denoise = 'em'
+  # Step size of the 'em' rule (1/N with N = 1000 in the ZeDO release).
+  config.fit.em_dt = 1e-3
+  # Pose re-initialisation after IPO: 'flat' (the paper: back-projected 2D at
+  # the pelvis depth) | 'ipo_depth' (back-projected 2D with the IPO-posed
+  # sample's depths) | 'none' (keep the IPO-posed sample).
+  config.fit.reinit = 'ipo_depth'
+  # Fraction of the way to its ray a joint moves per alignment step.
+  config.fit.align_step = 1.0
+  # Initial depth: 'fixed' (init_t along the pelvis ray) | 'size' (from the
+  # 2D spread).
+  config.fit.init_depth = 'fixed'
+  # Sampler for the initial poses: 'em' | 'pc' ('ode' is unstable with the
+  # shipped prior).
+  config.fit.init_sample_method = 'em'
 
   # -------------------------------------------------------------- lift
   config.lift = ml_collections.ConfigDict()

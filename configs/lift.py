@@ -1,0 +1,31 @@
+"""Lift a user's 2D keypoints to 3D with the shipped adult prior.
+
+Input: a COCO keypoint JSON (dataset or detection results) or a .npy/.npz
+array [N, J, 2|3] (third column = confidence) in layout `lift.layout`.
+Camera: `lift.camera` (a 3x3 K as .npy/.json/.txt); without it a default K
+from the image size is assumed (with a warning) and depth is only relative.
+
+Run:
+  python -m zedoi_jax.main --config=configs/lift.py \
+      --config.lift.input=keypoints.json --config.lift.camera=K.npy \
+      --workdir=workdirs/lift
+  python -m zedoi_jax.main --config=configs/lift.py \
+      --config.lift.input=poses2d.npy --config.lift.layout=h36m17 \
+      --config.lift.image_width=1920 --config.lift.image_height=1080 \
+      --workdir=workdirs/lift
+"""
+
+import ml_collections
+
+from configs import default
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = default.get_config()
+  config.mode = 'lift'
+  config.lift.layout = 'coco17'
+  config.lift.pictures = True
+  # Hypotheses per pose; the one with the lowest reprojection error is kept.
+  config.fit.num_hypotheses = 4
+  config.fit.batch_size = 256
+  return config

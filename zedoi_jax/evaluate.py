@@ -1,0 +1,388 @@
+"""Fit mode: run the ZeDO fit on a dataset and score it.
+
+`fit_and_evaluate(config, workdir)` is the entry of `config.mode = 'fit'`
+(an edge function: it reads the ConfigDict and hands plain values on).
+
+Datasets (`config.data.name`):
+  'syrip': the ZeDO-i protocol. Split 'test' = SyRIP's 200 train200 images
+    (as the ZeDO-i release), 'train' = the other 500. 2D input
+    (`config.data.input_2d`): 'gt' (annotated COCO-17; confidence 1 where
+    labelled, else 0) or 'fidip' (FiDIP detections; their heatmap scores,
+    clipped to [0, 1], are the confidences, so doubtful joints count less).
+    K = syrip_K(w, h) (f = 2000 px). 2D COCO-17 is converted to the model
+    layout; predictions are mapped to SyRIP's 12 limb joints and scored
+    against the hand-corrected 3D (LSP-14 -> 12) with root = mid-hip (2, 3).
+    SyRIP's 3D is weak ground truth (hand-corrected model output).
+  'cmu': adult sanity check. CMU mocap poses (prior_data, H36M-17), every
+    `config.data.subsample`-th frame (deduplicated), at most
+    `config.data.max_poses` of them evenly spaced, each turned by a random
+    yaw and placed 3-4 m in front of a 1000x1000 px camera (f = 1000 px),
+    projected, fitted and scored on all 17 joints (root = pelvis). The
+    shipped adult prior is trained on these takes: this checks the fit
+    machinery, not generalisation.
+
+Writes workdir/results.json, workdir/predictions.npz, a metrics.jsonl row
+(fit/mpjpe_mm, fit/pa_mpjpe_mm) and, if `config.eval.pictures`, PNGs under
+workdir/pictures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+from typing import Any
+
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+
+from zedoi_jax import camera
+from zedoi_jax import fit
+from zedoi_jax import metrics
+from zedoi_jax import progress
+from zedoi_jax import skeleton
+from zedoi_jax.errors import InputError
+
+SYRIP_NOTE = ('SyRIP 3D ground truth is weak: hand-corrected output of a '
+              'model (HW-HuP), not measured.')
+SYRIP_SPLIT_NOTE = ("ZeDO-i release protocol: 'test' = SyRIP's 200 train200 "
+                    "images, 'train' = the other 500.")
+# CMU sanity-check camera: 1000x1000 px, f = 1000 px.
+CMU_IMAGE = 1000
+CMU_FOCAL = 1000.0
+
+
+def data_root(root: str) -> pathlib.Path:
+  """config.data.root, else $ZEDOI_DATA, else ../shared/data."""
+  if root:
+    return pathlib.Path(root)
+  env = os.environ.get('ZEDOI_DATA')
+  if env:
+    return pathlib.Path(env)
+  return pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+
+
+@dataclasses.dataclass
+class EvalSet:
+  """Inputs and ground truth of one evaluation, host-side numpy.
+
+  Attributes:
+    inputs: from `fit.prepare_inputs` (model layout).
+    keypoints_src: [N, J_src, 2] input 2D in its own layout (pictures).
+    src_layout: layout of `keypoints_src`.
+    gt: [N, J_eval, 3] metres, the evaluation layout.
+    eval_layout: layout scored.
+    image_wh: [N, 2] pixels.
+    info: dataset description for results.json.
+  """
+  inputs: dict[str, Any]
+  keypoints_src: np.ndarray
+  src_layout: str
+  gt: np.ndarray
+  eval_layout: str
+  image_wh: np.ndarray
+  info: dict[str, Any]
+
+
+def _jsonable(value: Any) -> Any:
+  """numpy scalars/arrays -> Python; non-finite floats -> None."""
+  if isinstance(value, dict):
+    return {str(k): _jsonable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_jsonable(v) for v in value]
+  if isinstance(value, np.ndarray):
+    return _jsonable(value.tolist())
+  if isinstance(value, np.generic):
+    value = value.item()
+  if isinstance(value, float) and not np.isfinite(value):
+    return None
+  return value
+
+
+def write_json(path: pathlib.Path, obj: Any) -> None:
+  """Writes `obj` as indented JSON (numpy values converted)."""
+  tmp = path.with_name(path.name + '.tmp')
+  tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n')
+  tmp.replace(path)
+
+
+def _limit(n: int, max_poses: int) -> np.ndarray:
+  """Evenly spaced indices of at most max_poses of n (all if 0)."""
+  if max_poses <= 0 or max_poses >= n:
+    return np.arange(n)
+  return np.unique(np.linspace(0, n - 1, max_poses).round().astype(int))
+
+
+def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
+                   max_poses: int, model_layout: str) -> EvalSet:
+  """SyRIP under the ZeDO-i protocol (see the module docstring)."""
+  from zedoi_jax.data import syrip  # pylint: disable=g-import-not-at-top
+  data = syrip.load_syrip(root / 'syrip' if (root / 'syrip').is_dir()
+                          else root)
+  idx = syrip.split_indices(data, split)
+  idx = idx[_limit(len(idx), max_poses)]
+  if input_2d == 'gt':
+    kp = data['gt2d_coco17'][idx]
+    conf = (kp[..., 2] > 0).astype(np.float32)
+  elif input_2d == 'fidip':
+    kp = data['pred2d_fidip_coco17'][idx]
+    conf = np.clip(kp[..., 2], 0.0, 1.0)
+  else:
+    raise InputError(f"unknown SyRIP 2D input {input_2d!r}; use 'gt' or "
+                     "'fidip'", source='config', field='data.input_2d')
+  wh = data['image_wh'][idx].astype(np.float32)
+  K = np.asarray(camera.syrip_K(wh[:, 0], wh[:, 1]), np.float32)
+  inputs = fit.prepare_inputs(kp[..., :2], conf, K, layout='coco17',
+                              model_layout=model_layout, source='SyRIP',
+                              ids=idx)
+  gt = skeleton.convert(data['gt3d_corrected_lsp14'][idx], 'lsp14',
+                        'syrip12')
+  return EvalSet(inputs=inputs, keypoints_src=kp[..., :2],
+                 src_layout='coco17', gt=gt, eval_layout='syrip12',
+                 image_wh=wh, info={
+                     'dataset': 'syrip', 'split': split,
+                     'split_note': SYRIP_SPLIT_NOTE, 'input_2d': input_2d,
+                     'camera': 'syrip_K: f = 2000 px, centre of image',
+                     'evaluation_joints': 'syrip12 (12 limb joints), root = '
+                                          'mid-hip (2, 3)',
+                     'note': SYRIP_NOTE,
+                     'confidence': ('annotated = 1, unlabelled = 0' if
+                                    input_2d == 'gt' else
+                                    'FiDIP scores clipped to [0, 1]')})
+
+
+def load_cmu_set(root: pathlib.Path, *, mocap_files, subsample: int,
+                 min_pose_distance: float, max_poses: int, seed: int,
+                 model_layout: str) -> EvalSet:
+  """CMU adult poses seen by a known camera (see the module docstring)."""
+  from zedoi_jax.data import prior_data  # pylint: disable=g-import-not-at-top
+  if model_layout != 'h36m17':
+    raise ValueError(f"the CMU check needs an h36m17 model, got "
+                     f"{model_layout!r}")
+  poses = prior_data.load_prior_poses(
+      mocap_files=mocap_files or None, data_root=root, subsample=subsample,
+      min_pose_distance=min_pose_distance)
+  poses = poses[_limit(len(poses), max_poses)]
+  n = len(poses)
+  rng = np.random.default_rng(seed)
+  yaw = rng.uniform(-np.pi, np.pi, n)
+  c, s = np.cos(yaw), np.sin(yaw)
+  rot = np.zeros((n, 3, 3))
+  rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1] = c, s, 1.0
+  rot[:, 2, 0], rot[:, 2, 2] = -s, c  # about the camera's y (vertical) axis
+  gt = np.einsum('nab,njb->nja', rot, poses).astype(np.float32)
+  trans = np.stack([rng.uniform(-0.3, 0.3, n), rng.uniform(-0.2, 0.2, n),
+                    rng.uniform(3.0, 4.0, n)], -1).astype(np.float32)
+  K = np.asarray(camera.intrinsics(CMU_FOCAL, CMU_FOCAL, CMU_IMAGE / 2,
+                                   CMU_IMAGE / 2), np.float32)
+  kp = np.asarray(camera.project(gt + trans[:, None], K), np.float32)
+  inputs = fit.prepare_inputs(kp, None, K, layout='h36m17',
+                              model_layout=model_layout, source='CMU')
+  return EvalSet(inputs=inputs, keypoints_src=kp, src_layout='h36m17',
+                 gt=gt, eval_layout='h36m17',
+                 image_wh=np.full((n, 2), CMU_IMAGE, np.float32), info={
+                     'dataset': 'cmu', 'split': 'all',
+                     'input_2d': 'projected ground truth',
+                     'camera': f'f = {CMU_FOCAL} px, {CMU_IMAGE}x{CMU_IMAGE}',
+                     'placement': 'random yaw, 3-4 m in front',
+                     'evaluation_joints': 'h36m17, root = pelvis',
+                     'gt_translation': trans.tolist() if n <= 16 else None,
+                     'note': ('adult sanity check; the shipped prior is '
+                              'trained on these takes')})
+
+
+def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
+          gt: np.ndarray, root_joints) -> dict[str, Any]:
+  """Metrics of S hypotheses: best-of-S (oracle) and aggregates.
+
+  Args:
+    pred_all: [N, S, J, 3] predictions in the evaluation layout.
+    aggregates: name -> [N, J, 3] non-oracle single predictions.
+    gt: [N, J, 3].
+    root_joints: evaluation root.
+
+  Returns:
+    {name: summarize(...)} for every aggregate, plus 'best_of_s' (per pose
+    the hypothesis with the lowest MPJPE / PA-MPJPE: an oracle).
+  """
+  out = {name: metrics.summarize(p, gt, root_joints=root_joints)
+         for name, p in aggregates.items()}
+  g = np.broadcast_to(gt[:, None], pred_all.shape)
+  per_hyp = np.asarray(metrics.mpjpe(pred_all, g, root_joints=root_joints))
+  per_hyp_pa = np.asarray(metrics.pa_mpjpe(pred_all, g))
+  out['best_of_s'] = {
+      'mpjpe_mm': float(per_hyp.min(1).mean() * 1000),
+      'pa_mpjpe_mm': float(per_hyp_pa.min(1).mean() * 1000),
+      'mean_over_hypotheses_mpjpe_mm': float(per_hyp.mean() * 1000),
+      'oracle': True}
+  return out
+
+
+def _print_table(results: dict[str, Any]) -> None:
+  rows = [('variant', 'MPJPE mm', 'PA-MPJPE mm')]
+  for name in ('min_reproj', 'mean', 'best_of_s'):
+    m = results['variants'][name]
+    rows.append((name + (' (oracle)' if name == 'best_of_s' else ''),
+                 f'{m["mpjpe_mm"]:.1f}', f'{m["pa_mpjpe_mm"]:.1f}'))
+  print(f'{results["dataset"]} split={results["split"]} '
+        f'input_2d={results["input_2d"]} poses={results["num_poses"]} '
+        f'S={results["num_hypotheses"]} '
+        f'({results["poses_per_s"]:.2f} poses/s)')
+  for r in rows:
+    print(f'  {r[0]:<22}{r[1]:>10}{r[2]:>13}')
+  if results['dataset'] == 'syrip':
+    print('  ' + SYRIP_NOTE)
+
+
+def fit_and_evaluate(config: ml_collections.ConfigDict,
+                     workdir: str | os.PathLike) -> dict[str, Any]:
+  """Fits `config.data.name` with the configured model and scores it.
+
+  Args:
+    config: the run config (mode 'fit').
+    workdir: output folder.
+
+  Returns:
+    The results dict written to workdir/results.json.
+  """
+  from zedoi_jax.models import load  # pylint: disable=g-import-not-at-top
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  model = load.load_pose_model(config.init.prior, config.init.adapted)
+  model_layout = model.meta.get('layout', 'h36m17')
+  cfg = fit.FitConfig.from_dict(dict(config.fit.to_dict(),
+                                     layout=model_layout))
+  root = data_root(config.data.root)
+  name = config.data.name
+  if name == 'syrip':
+    es = load_syrip_set(root, split=config.data.split,
+                        input_2d=config.data.input_2d,
+                        max_poses=config.data.max_poses,
+                        model_layout=model_layout)
+  elif name == 'cmu':
+    es = load_cmu_set(root, mocap_files=config.data.mocap_files,
+                      subsample=config.data.subsample,
+                      min_pose_distance=config.data.min_pose_distance,
+                      max_poses=config.data.max_poses, seed=config.seed,
+                      model_layout=model_layout)
+  else:
+    raise InputError(f"fit mode supports data.name 'syrip' or 'cmu', got "
+                     f'{name!r}', source='config', field='data.name')
+  n = len(es.gt)
+  logging.info('fitting %d %s poses, S=%d, ipo %d + oil %d steps', n, name,
+               cfg.num_hypotheses, cfg.ipo_steps, cfg.oil_steps)
+  mesh = (jax.sharding.Mesh(np.array(jax.devices()), ('data',))
+          if jax.device_count() > 1 else None)
+  fit_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  fit_batch = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
+                              scale=model.scale,
+                              cfg=dataclasses.replace(cfg,
+                                                      trajectory_frames=0),
+                              mesh=mesh)
+  prog = progress.Progress(n, name='fit', unit='pose',
+                           enabled=None if config.progress else False)
+  logging.info('compiling the fit...')
+  t0 = time.perf_counter()
+  out = fit.fit_dataset(fit_batch, es.inputs, batch_size=cfg.batch_size,
+                        rng=fit_rng, params=model.params, progress=prog)
+  seconds = time.perf_counter() - t0
+
+  to_eval = lambda p: np.asarray(skeleton.convert(p, model_layout,
+                                                  es.eval_layout))
+  lay = skeleton.get_layout(es.eval_layout)
+  pred_all = to_eval(out['pose'])
+  aggregates = {'min_reproj': to_eval(out['pose_min_reproj']),
+                'mean': to_eval(out['pose_mean'])}
+  variants = score(pred_all, aggregates, es.gt, lay.root_joints)
+  head = variants['min_reproj']
+  results = dict(es.info)
+  results.update({
+      'num_poses': n, 'num_hypotheses': cfg.num_hypotheses,
+      'headline': ('min_reproj: per pose the hypothesis with the lowest '
+                   'reprojection error (no ground truth used)'),
+      'mpjpe_mm': head['mpjpe_mm'], 'pa_mpjpe_mm': head['pa_mpjpe_mm'],
+      'per_joint_mpjpe_mm': head['per_joint_mpjpe_mm'],
+      'joint_names': list(lay.joint_names),
+      'best_of_s_mpjpe_mm': variants['best_of_s']['mpjpe_mm'],
+      'best_of_s_pa_mpjpe_mm': variants['best_of_s']['pa_mpjpe_mm'],
+      'variants': variants,
+      'reproj_error_px': float(np.mean(out['reproj_error'])),
+      'fit_seconds': seconds,
+      'first_batch_seconds': float(out['first_batch_s']),
+      'poses_per_s': n / seconds if seconds > 0 else float('nan'),
+      'devices': jax.device_count(),
+      'model': {'prior': str(load.resolve(config.init.prior,
+                                          load.SHIPPED_PRIOR)),
+                'adapted': str(config.init.adapted or ''),
+                'kind': model.meta.get('kind'), 'layout': model_layout},
+      'fit_config': dataclasses.asdict(cfg),
+      'seed': int(config.seed),
+  })
+  write_json(workdir / 'results.json', results)
+  np.savez_compressed(
+      workdir / 'predictions.npz', pred_poses=pred_all,
+      pred_min_reproj=aggregates['min_reproj'], pred_mean=aggregates['mean'],
+      pred_model_layout=out['pose'], gt=es.gt,
+      translation=out['translation'], rotation=out['rotation'],
+      reproj_error=out['reproj_error'], ids=out['id'],
+      best_hypothesis=out['best_hypothesis'],
+      joint_names=np.array(lay.joint_names),
+      model_joint_names=np.array(skeleton.get_layout(model_layout)
+                                 .joint_names))
+  writer = progress.MetricWriter(workdir, tensorboard=False,
+                                 enabled=jax.process_index() == 0)
+  writer.write(0, **{'fit/mpjpe_mm': head['mpjpe_mm'],
+                     'fit/pa_mpjpe_mm': head['pa_mpjpe_mm'],
+                     'fit/best_of_s_mpjpe_mm':
+                         variants['best_of_s']['mpjpe_mm'],
+                     'fit/poses_per_s': results['poses_per_s']})
+  writer.close()
+  if config.eval.pictures:
+    _pictures(workdir / 'pictures', es, out, pred_all, aggregates, model,
+              cfg, fit_rng, head, lay, model_layout,
+              int(config.eval.num_pictures))
+  _print_table(results)
+  return results
+
+
+def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
+              head, lay, model_layout, num):
+  """GT vs prediction grid, per-joint errors, reprojection, trajectories."""
+  from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
+  num = max(1, min(num, len(es.gt)))
+  pick = np.arange(num)
+  viz.skeleton_grid([es.gt[pick], aggregates['min_reproj'][pick]],
+                    es.eval_layout, folder / 'gt_vs_pred.png',
+                    titles=['ground truth', 'prediction'])
+  viz.per_joint_error_bars(head['per_joint_mpjpe_mm'], lay.joint_names,
+                           folder / 'per_joint_mpjpe.png')
+  best = out['best_hypothesis'][pick]
+  pose_abs = (out['pose'][pick, best] + out['translation'][pick, best][:,
+                                                                       None])
+  proj = np.asarray(camera.project(pose_abs, es.inputs['K'][pick]))
+  viz.reprojection_overlay(es.inputs['keypoints'][pick], proj, model_layout,
+                           folder / 'reprojection.png',
+                           image_wh=(es.image_wh[0] if
+                                     (es.image_wh[pick] == es.image_wh[0]
+                                      ).all() else None),
+                           confidence=es.inputs['confidence'][pick])
+  # Trajectories: refit a few poses, keeping thinned OIL frames.
+  few = pick[:min(3, num)]
+  frames = min(12, cfg.oil_steps)
+  traj_fit = fit.make_fit_fn(
+      score_fn=model.score_fn, sde=model.sde, scale=model.scale,
+      cfg=dataclasses.replace(cfg, trajectory_frames=frames,
+                              num_hypotheses=1))
+  sub = {k: np.asarray(v)[few] for k, v in es.inputs.items()
+         if k in ('keypoints', 'confidence', 'K', 'id')}
+  traj_out = fit.fit_dataset(traj_fit, sub, batch_size=len(few),
+                             rng=fit_rng, params=model.params)
+  for i, row in enumerate(few):
+    traj = np.asarray(skeleton.convert(traj_out['trajectory'][i, 0],
+                                       model_layout, es.eval_layout))
+    viz.trajectory_figure(traj, es.gt[row], folder / f'trajectory_{i}.png',
+                          layout=es.eval_layout, gif=(i == 0))
