@@ -52,6 +52,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.min_pose_distance = 0.01
   # Metres per model unit: poses are divided by this before the network.
   config.data.scale = 1.0
+  # Occlusion study (fit mode): drop this many visible joints per pose
+  # (confidence 0, a wrong location inside the 2D box) ...
+  config.data.drop_joints = 0
+  # ... treat confidences below this as missing (e.g. FiDIP's low scores) ...
+  config.data.min_score = 0.0
+  # ... and False = the baseline that ignores confidences (weight 1 for
+  # every joint that has a location). See zedoi_jax/occlusion.py.
+  config.data.use_confidence = True
 
   # ---------------------------------------------------------- augmentation
   config.augment = ml_collections.ConfigDict()

@@ -43,6 +43,7 @@ import numpy as np
 from zedoi_jax import camera
 from zedoi_jax import fit
 from zedoi_jax import metrics
+from zedoi_jax import occlusion as occlusion_lib
 from zedoi_jax import progress
 from zedoi_jax import skeleton
 from zedoi_jax.errors import InputError
@@ -118,7 +119,8 @@ def _limit(n: int, max_poses: int) -> np.ndarray:
 
 
 def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
-                   max_poses: int, model_layout: str) -> EvalSet:
+                   max_poses: int, model_layout: str,
+                   occlusion: dict[str, Any] | None = None) -> EvalSet:
   """SyRIP under the ZeDO-i protocol (see the module docstring)."""
   from zedoi_jax.data import syrip  # pylint: disable=g-import-not-at-top
   data = syrip.load_syrip(root / 'syrip' if (root / 'syrip').is_dir()
@@ -134,14 +136,17 @@ def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
   else:
     raise InputError(f"unknown SyRIP 2D input {input_2d!r}; use 'gt' or "
                      "'fidip'", source='config', field='data.input_2d')
+  kp = kp[..., :2]
+  if occlusion:
+    kp, conf, _ = occlusion_lib.occlude(kp, conf, **occlusion)
   wh = data['image_wh'][idx].astype(np.float32)
   K = np.asarray(camera.syrip_K(wh[:, 0], wh[:, 1]), np.float32)
-  inputs = fit.prepare_inputs(kp[..., :2], conf, K, layout='coco17',
+  inputs = fit.prepare_inputs(kp, conf, K, layout='coco17',
                               model_layout=model_layout, source='SyRIP',
                               ids=idx)
   gt = skeleton.convert(data['gt3d_corrected_lsp14'][idx], 'lsp14',
                         'syrip12')
-  return EvalSet(inputs=inputs, keypoints_src=kp[..., :2],
+  return EvalSet(inputs=inputs, keypoints_src=kp,
                  src_layout='coco17', gt=gt, eval_layout='syrip12',
                  image_wh=wh, info={
                      'dataset': 'syrip', 'split': split,
@@ -152,7 +157,8 @@ def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
                      'note': SYRIP_NOTE,
                      'confidence': ('annotated = 1, unlabelled = 0' if
                                     input_2d == 'gt' else
-                                    'FiDIP scores clipped to [0, 1]')})
+                                    'FiDIP scores clipped to [0, 1]'),
+                     'occlusion': occlusion or None})
 
 
 def load_cmu_set(root: pathlib.Path, *, mocap_files, subsample: int,
@@ -238,6 +244,15 @@ def _print_table(results: dict[str, Any]) -> None:
     print('  ' + SYRIP_NOTE)
 
 
+def _occlusion_settings(config) -> dict[str, Any] | None:
+  """config.data's occlusion fields, or None when they change nothing."""
+  d = config.data
+  if not d.drop_joints and not d.min_score and d.use_confidence:
+    return None
+  return {'drop_k': int(d.drop_joints), 'min_score': float(d.min_score),
+          'use_confidence': bool(d.use_confidence), 'seed': int(config.seed)}
+
+
 def fit_and_evaluate(config: ml_collections.ConfigDict,
                      workdir: str | os.PathLike) -> dict[str, Any]:
   """Fits `config.data.name` with the configured model and scores it.
@@ -262,7 +277,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
     es = load_syrip_set(root, split=config.data.split,
                         input_2d=config.data.input_2d,
                         max_poses=config.data.max_poses,
-                        model_layout=model_layout)
+                        model_layout=model_layout,
+                        occlusion=_occlusion_settings(config))
   elif name == 'cmu':
     es = load_cmu_set(root, mocap_files=config.data.mocap_files,
                       subsample=config.data.subsample,
