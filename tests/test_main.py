@@ -1,0 +1,73 @@
+"""End-to-end tests of the command line: `python -m zedoi_jax.main`."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _run(*args, check=True):
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  env.pop('XLA_FLAGS', None)
+  proc = subprocess.run([sys.executable, '-m', 'zedoi_jax.main', *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=600, check=False)
+  if check and proc.returncode:
+    raise AssertionError(f'exit {proc.returncode}\n{proc.stderr[-3000:]}')
+  return proc
+
+
+class CliErrorsTest(absltest.TestCase):
+
+  def test_misspelt_override_fails(self):
+    proc = _run('--config=configs/test.py', '--config.fit.oil_stepz=3',
+                '--workdir=' + tempfile.mkdtemp(), check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('oil_stepz', proc.stderr)
+
+  def test_unknown_mode_fails_naming_the_modes(self):
+    proc = _run('--config=configs/test.py', '--config.mode=dance',
+                '--workdir=' + tempfile.mkdtemp(), check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('train_prior', proc.stderr)
+
+
+class EndToEndTest(absltest.TestCase):
+
+  def test_train_then_fit(self):
+    root = pathlib.Path(tempfile.mkdtemp())
+    prior = root / 'prior'
+    _run('--config=configs/test.py', '--config.mode=train_prior',
+         '--config.data.name=synthetic', f'--workdir={prior}')
+    self.assertTrue((prior / 'model' / 'model.json').is_file())
+    config = json.loads((prior / 'config.json').read_text())
+    self.assertEqual(config['mode'], 'train_prior')
+    rows = [json.loads(l) for l in
+            (prior / 'metrics.jsonl').read_text().splitlines()]
+    self.assertEqual(rows[0]['run/event'], 'start')
+    self.assertEqual(rows[-1]['run/status'], 'ok')
+    self.assertTrue(any('train/loss' in r for r in rows))
+
+    fitdir = root / 'fit'
+    _run('--config=configs/test.py', '--config.mode=fit',
+         f'--config.init.prior={prior / "model"}', '--config.init.adapted=',
+         '--config.data.name=syrip', '--config.data.max_poses=4',
+         f'--workdir={fitdir}')
+    results = json.loads((fitdir / 'results.json').read_text())
+    for key in ('dataset', 'split', 'input_2d', 'num_poses',
+                'num_hypotheses', 'mpjpe_mm', 'pa_mpjpe_mm',
+                'per_joint_mpjpe_mm'):
+      self.assertIn(key, results)
+    self.assertEqual(results['num_poses'], 4)
+    self.assertLen(results['per_joint_mpjpe_mm'], 12)
+    self.assertTrue((fitdir / 'predictions.npz').is_file())
+
+
+if __name__ == '__main__':
+  absltest.main()
