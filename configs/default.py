@@ -127,7 +127,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   # ---------------------------------------------------------- adaptation
   config.adapt = ml_collections.ConfigDict()
-  # 'control' (ControlNet-style branch, prior frozen) | 'finetune'.
+  # 'control' (ControlNet-style branch, prior frozen) | 'finetune' (the whole
+  # prior trains, freezing by rules below) | 'scratch' (a prior trained on the
+  # infant poses only).
   config.adapt.method = 'control'
   config.adapt.num_steps = 4000
   config.adapt.batch_size = 256
@@ -138,6 +140,18 @@ def get_config() -> ml_collections.ConfigDict:
   # each batch.
   config.adapt.augment_with = ''
   config.adapt.augment_ratio = 0.5
+  # Seed of the `num_train_poses` subset.
+  config.adapt.subset_seed = 0
+  # Finetune only: comma-separated regexes of parameter paths to freeze
+  # (e.g. 'input.*,block_0/.*'); '' = nothing frozen.
+  config.adapt.freeze = ''
+  # Finetune only: regex of the parameters trained (the rule after the
+  # freezing ones; every parameter must match some rule).
+  config.adapt.trainable = '.*'
+  # Control only: dropout inside the trainable trunk copy.
+  config.adapt.control_dropout = 0.0
+  # Metres per model unit for the infant poses (0 = the prior's scale).
+  config.adapt.data_scale = 0.0
 
   # ------------------------------------------------- guided augmentation
   config.guided = ml_collections.ConfigDict()
