@@ -1,4 +1,8 @@
-"""Lift a user's 2D keypoints to 3D with the shipped adult prior.
+"""Lift a user's 2D keypoints to 3D with the shipped infant model.
+
+The model is the shipped adult prior plus its SyRIP control branch (the
+infant-adapted prior, `zedoi_jax/checkpoints/syrip_control`); for adults use
+the prior alone with `--config.init.adapted=`.
 
 Input: a COCO keypoint JSON (dataset or detection results) or a .npy/.npz
 array [N, J, 2|3] (third column = confidence) in layout `lift.layout`.
@@ -25,6 +29,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.mode = 'lift'
   config.lift.layout = 'coco17'
   config.lift.pictures = True
+  # Infants by default: the adapted model and its best measured noise level
+  # (see configs/syrip.py); adults: --config.init.adapted= .
+  config.init.adapted = 'syrip_control'
+  config.fit.t_max = 0.2
   # Hypotheses per pose; the one with the lowest reprojection error is kept.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256
