@@ -9,13 +9,12 @@ input without reading a traceback. numpy only.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
-import pickle
 import zipfile
-import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -119,6 +118,83 @@ def check_array(x: Any, *, source: PathLike, field: str,
   return arr
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def to_float32(x: np.ndarray, *, source: PathLike, field: str) -> np.ndarray:
+  """Casts a checked float array to float32, refusing values it cannot hold.
+
+  numpy turns finite values beyond float32's range (about 3.4e38) into inf
+  without a word; a user file holding such values is corrupt (or in the
+  wrong unit), so say so instead of handing inf to the fit.
+
+  Args:
+    x: a numeric array (NaN/inf are passed through: check them first).
+    source: the file it came from (for the error message).
+    field: the key or column inside `source`.
+
+  Returns:
+    `x` as float32.
+
+  Raises:
+    InputError: naming `source` and `field` if a finite value is too large
+      for float32.
+  """
+  x = np.asarray(x)
+  with np.errstate(invalid='ignore'):
+    big = np.isfinite(x) & (np.abs(x) > _FLOAT32_MAX)
+  if np.any(big):
+    first = tuple(int(i) for i in np.argwhere(big)[0])
+    raise InputError(f'value {x[first]!r} at index {first} is too large for '
+                     'float32 (corrupt file or wrong unit?)',
+                     source=str(source), field=field)
+  return x.astype(np.float32)
+
+
+def finite_number(value: Any, *, source: PathLike, field: str,
+                  minimum: float | None = None,
+                  maximum: float | None = None,
+                  integer: bool = False) -> float | int:
+  """Validates one scalar read from a user file (JSON, pickled metadata).
+
+  Args:
+    value: the value; bools are refused (JSON `true` is not a number).
+    source: the file it came from (for the error message).
+    field: the key inside `source`.
+    minimum: smallest allowed value (inclusive), or None.
+    maximum: largest allowed value (inclusive), or None.
+    integer: require an integer (Python or numpy int).
+
+  Returns:
+    The value as a Python int (`integer=True`) or float.
+
+  Raises:
+    InputError: naming `source` and `field` for a non-number, a non-finite
+      number, a float where an integer is needed, or a value out of range.
+  """
+  kinds = (int, np.integer) if integer else (int, float, np.integer,
+                                             np.floating)
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
+    raise InputError(f'expected {"an integer" if integer else "a number"}, '
+                     f'got {value!r}', source=str(source), field=field)
+  if integer:
+    number = int(value)
+  else:
+    try:
+      number = float(value)
+    except OverflowError:  # A Python int beyond float range.
+      raise InputError(f'{value!r} is too large', source=str(source),
+                       field=field) from None
+    if not math.isfinite(number):
+      raise InputError(f'non-finite value {value!r}', source=str(source),
+                       field=field)
+  if ((minimum is not None and number < minimum)
+      or (maximum is not None and number > maximum)):
+    raise InputError(f'{value!r} is outside [{minimum}, {maximum}]',
+                     source=str(source), field=field)
+  return number
+
+
 def load_json(path: PathLike, what: str) -> Any:
   """Reads a JSON file with clear errors.
 
@@ -145,6 +221,58 @@ def load_json(path: PathLike, what: str) -> Any:
   except UnicodeDecodeError as e:
     raise InputError(f'not UTF-8 text ({what}) at byte {e.start}',
                      source=str(p)) from None
+  except ValueError as e:
+    # Python refuses integers of more than 4300 digits.
+    raise InputError(f'malformed JSON ({what}): {e}', source=str(p)) from None
+  except RecursionError:
+    raise InputError(f'malformed JSON ({what}): nested too deeply',
+                     source=str(p)) from None
+
+
+def _check_npy_header(fp: IO[bytes], nbytes: int, what: str, source: str,
+                      field: str | None) -> None:
+  """Checks an .npy header against the bytes that follow it.
+
+  Reading the header first means a garbled header fails with a clear error,
+  and a header that claims more data than the file holds fails here,
+  before numpy allocates the claimed size (a corrupt shape can ask for
+  terabytes).
+
+  Args:
+    fp: a binary stream at the start of the .npy data (file or zip member).
+    nbytes: the stream's total size in bytes.
+    what: what the file should be (for the error message).
+    source: the file (for the error message).
+    field: the npz member, or None for an .npy file.
+
+  Raises:
+    InputError: naming `source` and `field` for a bad magic string, an
+      unreadable header or too few data bytes.
+  """
+  try:
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+      shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+    elif version == (2, 0):
+      shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+      # Version 3 (UTF-8 field names) has no public reader: np.load checks
+      # it alone.
+      return
+  # numpy parses the header text with ast.literal_eval, which raises
+  # SyntaxError, tokenize errors, ValueError, TypeError, MemoryError, ...
+  # on garbage; any of them means a corrupt header.
+  except Exception as e:  # pylint: disable=broad-exception-caught
+    raise InputError(f'corrupt .npy header ({what}): {type(e).__name__}: '
+                     f'{e}', source=source, field=field) from None
+  if dtype.hasobject:
+    return  # Pickled data: its size is not known from the header.
+  needed = math.prod(shape) * dtype.itemsize
+  available = nbytes - fp.tell()
+  if needed > available:
+    raise InputError(f'truncated or corrupt ({what}): the header says shape '
+                     f'{shape} of {dtype} ({needed} bytes), but only '
+                     f'{available} bytes follow', source=source, field=field)
 
 
 def load_npz(path: PathLike, what: str, *,
@@ -165,10 +293,12 @@ def load_npz(path: PathLike, what: str, *,
 
   Raises:
     FileNotFoundError: if the file does not exist.
-    InputError: naming the file if it is truncated, corrupt, not an npz, or
-      needs pickle when `allow_pickle` is False.
+    InputError: naming the file if it is truncated, corrupt, not an npz, has
+      a member that is not an .npy array, or needs pickle when
+      `allow_pickle` is False.
   """
   p = require_file(path, what)
+  src = str(p)
   with open(p, 'rb') as f:
     magic = f.read(4)
   # Without this check np.load would try to unpickle a non-zip file and
@@ -176,9 +306,19 @@ def load_npz(path: PathLike, what: str, *,
   if magic[:2] != b'PK':
     raise InputError(f'not an .npz (zip) archive ({what}); the file is '
                      f'{"empty" if not magic else "of another format"}',
-                     source=str(p))
+                     source=src)
   key = None
   try:
+    # Headers first: a member claiming a huge shape must not be allocated.
+    with zipfile.ZipFile(p) as z:
+      for info in z.infolist():
+        key = info.filename.removesuffix('.npy')
+        if not info.filename.endswith('.npy'):
+          raise InputError(f'member {info.filename!r} is not an .npy array '
+                           f'({what})', source=src, field=key)
+        with z.open(info) as fp:
+          _check_npy_header(fp, info.file_size, what, src, key)
+    key = None
     with np.load(p, allow_pickle=allow_pickle) as z:
       out = {}
       for key in z.files:
@@ -187,16 +327,21 @@ def load_npz(path: PathLike, what: str, *,
   except InputError:
     raise
   except ValueError as e:
-    if 'pickle' in str(e).lower():
+    if 'pickle' in str(e).lower() and not allow_pickle:
       raise InputError(f'{what}: array {key!r} holds Python objects (pickle);'
                        ' load with allow_pickle=True only if you trust the '
-                       'file', source=str(p), field=key) from None
+                       'file', source=src, field=key) from None
     raise InputError(f'corrupt or truncated .npz ({what}): {e}',
-                     source=str(p), field=key) from None
-  except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error,
-          pickle.UnpicklingError, UnicodeDecodeError) as e:
+                     source=src, field=key) from None
+  # A corrupt archive makes zipfile, zlib, struct and (for pickled members)
+  # pickle raise a wide range of types: BadZipFile, zlib.error,
+  # struct.error, EOFError, NotImplementedError (unknown compression),
+  # RuntimeError (an "encrypted" flag), UnicodeDecodeError (member names),
+  # UnpicklingError, AttributeError, ImportError... All mean the same to the
+  # user: the file is damaged.
+  except Exception as e:  # pylint: disable=broad-exception-caught
     raise InputError(f'corrupt or truncated .npz ({what}): '
-                     f'{type(e).__name__}: {e}', source=str(p),
+                     f'{type(e).__name__}: {e}', source=src,
                      field=key) from None
 
 
@@ -217,20 +362,23 @@ def load_npy(path: PathLike, what: str, *,
     InputError: naming the file if it is truncated, corrupt or not an .npy.
   """
   p = require_file(path, what)
+  src = str(p)
   with open(p, 'rb') as f:
-    magic = f.read(6)
-  if magic != b'\x93NUMPY':
-    raise InputError(f'not an .npy array file ({what})', source=str(p))
+    if f.read(6) != b'\x93NUMPY':
+      raise InputError(f'not an .npy array file ({what})', source=src)
+    f.seek(0)
+    _check_npy_header(f, os.fstat(f.fileno()).st_size, what, src, None)
   try:
     arr = np.load(p, allow_pickle=allow_pickle)
   except ValueError as e:
-    if 'pickle' in str(e).lower():
+    if 'pickle' in str(e).lower() and not allow_pickle:
       raise InputError(f'{what}: holds Python objects (pickle); load with '
                        'allow_pickle=True only if you trust the file',
-                       source=str(p)) from None
+                       source=src) from None
     raise InputError(f'corrupt or truncated .npy ({what}): {e}',
-                     source=str(p)) from None
-  except (OSError, EOFError, pickle.UnpicklingError) as e:
+                     source=src) from None
+  # As in load_npz: unpickling a damaged object array raises many types.
+  except Exception as e:  # pylint: disable=broad-exception-caught
     raise InputError(f'corrupt or truncated .npy ({what}): '
-                     f'{type(e).__name__}: {e}', source=str(p)) from None
+                     f'{type(e).__name__}: {e}', source=src) from None
   return arr

@@ -10,6 +10,15 @@ file and the annotation index on errors.
 Keypoint order is COCO-17: nose, l_eye, r_eye, l_ear, r_ear, l_shoulder,
 r_shoulder, l_elbow, r_elbow, l_wrist, r_wrist, l_hip, r_hip, l_knee,
 r_knee, l_ankle, r_ankle.
+
+NaN policy. A missing keypoint is a data problem the fit already handles
+through the confidence, so it is not an error: a keypoint whose third value
+(visibility or score) is NaN, or whose x or y is NaN/inf while its third
+value is <= 0, is read as missing: confidence 0 and (x, y) set to 0. (JSON
+has no NaN, but Python's json and many detectors write the token `NaN`.)
+A non-finite x or y with a positive third value (the file says the keypoint
+is there but gives no position), or an infinite third value, is an
+`InputError`, as are values too large for float32.
 """
 
 from __future__ import annotations
@@ -27,7 +36,18 @@ PathLike = str | os.PathLike
 NUM_KEYPOINTS = 17
 
 
-def _image_table(images: Any, src: str) -> dict[Any, tuple[int, int, str]]:
+# Image ids are stored as int64.
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_INT32_MAX = int(np.iinfo(np.int32).max)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _image_id(value: Any, src: str, field: str) -> int:
+  return checks.finite_number(value, source=src, field=field, integer=True,
+                              minimum=-_INT64_MAX, maximum=_INT64_MAX)
+
+
+def _image_table(images: Any, src: str) -> dict[int, tuple[int, int, str]]:
   """image id -> (width, height, file_name), 0/'' where unknown."""
   if not isinstance(images, list):
     raise InputError('expected a list of images', source=src, field='images')
@@ -36,11 +56,11 @@ def _image_table(images: Any, src: str) -> dict[Any, tuple[int, int, str]]:
     if not isinstance(im, dict) or 'id' not in im:
       raise InputError(f'image {i} has no "id"', source=src,
                        field=f'images[{i}].id')
-    w, h = im.get('width', 0), im.get('height', 0)
-    if not all(isinstance(v, (int, float)) and v >= 0 for v in (w, h)):
-      raise InputError(f'bad size {w!r} x {h!r}', source=src,
-                       field=f'images[{i}].width/height')
-    table[im['id']] = (int(w), int(h), str(im.get('file_name', '')))
+    image_id = _image_id(im['id'], src, f'images[{i}].id')
+    w, h = (int(checks.finite_number(
+        im.get(key, 0), source=src, field=f'images[{i}].{key}', minimum=0,
+        maximum=_INT32_MAX)) for key in ('width', 'height'))
+    table[image_id] = (w, h, str(im.get('file_name', '')))
   return table
 
 
@@ -59,11 +79,39 @@ def _keypoint_category(categories: Any, src: str) -> Any | None:
     raise InputError(f'{len(with_kp)} categories have keypoints; expected '
                      'one (person)', source=src, field='categories')
   i, cat = with_kp[0]
-  if len(cat['keypoints']) != NUM_KEYPOINTS:
-    raise InputError(f'{len(cat["keypoints"])} keypoint names; COCO-17 '
-                     f'needs {NUM_KEYPOINTS}', source=src,
+  names = cat['keypoints']
+  if not isinstance(names, list) or len(names) != NUM_KEYPOINTS:
+    count = len(names) if isinstance(names, list) else repr(names)
+    raise InputError(f'{count} keypoint names; COCO-17 needs a list of '
+                     f'{NUM_KEYPOINTS}', source=src,
                      field=f'categories[{i}].keypoints')
   return cat.get('id')
+
+
+def _keypoints(values: Any, src: str, field: str) -> np.ndarray:
+  """[17, 3] float64 (x, y, third value), missing keypoints zeroed.
+
+  Applies the module's NaN policy: missing keypoints come back as
+  (0, 0, 0); contradictory or infinite values raise InputError.
+  """
+  kp = checks.check_array(values, source=src, field=field,
+                          shape=(3 * NUM_KEYPOINTS,), finite=False)
+  kp = kp.astype(np.float64).reshape(NUM_KEYPOINTS, 3)
+  third = kp[:, 2]
+  bad_xy = ~np.all(np.isfinite(kp[:, :2]), axis=1)
+  with np.errstate(invalid='ignore'):
+    missing = np.isnan(third) | (bad_xy & (third <= 0))
+  wrong = (bad_xy & ~missing) | np.isinf(third)
+  if wrong.any():
+    j = int(np.argmax(wrong))
+    raise InputError(
+        f'keypoint {j}: non-finite value(s) {kp[j].tolist()}; a missing '
+        'keypoint needs its third value (visibility/score) to be 0 or NaN',
+        source=src, field=field)
+  kp[missing & bad_xy, :2] = 0.0
+  kp[missing, 2] = 0.0
+  checks.to_float32(kp[:, :2], source=src, field=field)
+  return kp
 
 
 def load_coco_keypoints(path: PathLike, *,
@@ -90,12 +138,16 @@ def load_coco_keypoints(path: PathLike, *,
       file_name: list of N str, '' when unknown.
       is_results: bool, True for a results file.
     Dataset files: annotations of categories without keypoints are skipped.
+    Missing keypoints (see the module's NaN policy) have confidence 0 and
+    (x, y) = (0, 0).
 
   Raises:
     FileNotFoundError: if a file is missing.
     InputError: naming the file and the annotation index and field for
-      malformed JSON, keypoints that are not 51 numbers, non-finite values,
-      or a keypoint category that does not have 17 keypoints.
+      malformed JSON, keypoints that are not 51 numbers, non-finite values
+      other than missing keypoints, ids or sizes that are not integers in
+      range, values too large for float32, or a keypoint category that does
+      not have 17 keypoints.
   """
   src = str(path)
   doc = checks.load_json(path, 'COCO keypoint JSON')
@@ -129,23 +181,14 @@ def load_coco_keypoints(path: PathLike, *,
       if key not in e:
         raise InputError(f'entry {i} has no {key!r}', source=src,
                          field=f'{where}.{key}')
-    if isinstance(e['image_id'], bool) or not isinstance(e['image_id'], int):
-      raise InputError(f'image_id must be an integer, got '
-                       f'{e["image_id"]!r}', source=src,
-                       field=f'{where}.image_id')
-    kp = checks.check_array(e['keypoints'], source=src,
-                            field=f'{where}.keypoints',
-                            shape=(3 * NUM_KEYPOINTS,))
-    kps.append(kp.reshape(NUM_KEYPOINTS, 3))
+    ids.append(_image_id(e['image_id'], src, f'{where}.image_id'))
+    kps.append(_keypoints(e['keypoints'], src, f'{where}.keypoints'))
     if is_results:
-      s = e.get('score', 1.0)
-      if not isinstance(s, (int, float)) or not np.isfinite(s):
-        raise InputError(f'bad score {s!r}', source=src,
-                         field=f'{where}.score')
-      scores.append(float(s))
+      scores.append(checks.finite_number(
+          e.get('score', 1.0), source=src, field=f'{where}.score',
+          minimum=-_FLOAT32_MAX, maximum=_FLOAT32_MAX))
     else:
       scores.append(1.0)
-    ids.append(e['image_id'])
 
   n = len(kps)
   kp = (np.stack(kps) if n else np.zeros((0, NUM_KEYPOINTS, 3)))

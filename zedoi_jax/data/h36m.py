@@ -17,6 +17,12 @@ Layouts (VideoPose3D `data/prepare_data_h36m.py`):
   [[T, J, 2]]}}, `metadata['video_metadata'][video] = {'w': .., 'h': ..}`.
 
 These files hold pickled objects: only load files you trust.
+
+NaN policy: NaN/inf anywhere in a pose array is an `InputError` (naming
+the subject, action and camera). VideoPose3D's preparation fills missing
+detections by interpolation, so these files hold none; a 2D confidence of
+0 (C = 3) is the way to mark a missing keypoint. Values too large for
+float32 are errors too.
 """
 
 from __future__ import annotations
@@ -64,11 +70,13 @@ def _unpickle_dict(data: dict[str, np.ndarray], key: str, src: str) -> dict:
 
 def _pose_array(x: Any, src: str, field: str, channels: Iterable[int],
                 joints: Iterable[int] | None = None) -> np.ndarray:
-  """[T, J, C] float32, finite, C in `channels`, J in `joints` if given."""
+  """[T, J, C] float32, finite, T, J > 0, C in `channels`, J in `joints`."""
   arr = checks.check_array(x, source=src, field=field,
                            shape=(None, None, None))
   if arr.shape[0] == 0:
     raise InputError('no frames', source=src, field=field)
+  if arr.shape[1] == 0:
+    raise InputError('no joints', source=src, field=field)
   channels = tuple(channels)
   if arr.shape[2] not in channels:
     raise InputError(f'expected {" or ".join(map(str, channels))} values per '
@@ -78,7 +86,40 @@ def _pose_array(x: Any, src: str, field: str, channels: Iterable[int],
     raise InputError(f'expected {" or ".join(map(str, joints))} joints, got '
                      f'{arr.shape[1]} (shape {arr.shape})', source=src,
                      field=field)
-  return arr.astype(np.float32)
+  return checks.to_float32(arr, source=src, field=field)
+
+
+def _num_joints(metadata: dict, src: str) -> int | None:
+  """metadata['num_joints'] checked to be a positive integer (or None)."""
+  num_joints = metadata.get('num_joints')
+  if num_joints is None:
+    return None
+  # No skeleton has thousands of joints: a larger count is garbage.
+  return checks.finite_number(num_joints, source=src,
+                              field='metadata.num_joints', integer=True,
+                              minimum=1, maximum=10_000)
+
+
+def _check_symmetry(metadata: dict, num_joints: int | None,
+                    src: str) -> None:
+  """metadata['keypoints_symmetry'] is [left, right] lists of joint ids."""
+  symmetry = metadata.get('keypoints_symmetry')
+  if symmetry is None:
+    return
+  field = 'metadata.keypoints_symmetry'
+  if (not isinstance(symmetry, (list, tuple, np.ndarray))
+      or getattr(symmetry, 'ndim', 1) == 0  # A 0-d array has no len().
+      or len(symmetry) != 2):
+    raise InputError('keypoints_symmetry must be [left, right]',
+                     source=src, field=field)
+  for side, name in zip(symmetry, ('left', 'right')):
+    if isinstance(side, (list, tuple)) and not side:
+      continue  # A layout without left/right pairs.
+    ids = checks.check_array(side, source=src, field=f'{field}.{name}',
+                             shape=(None,), dtype_kind='i')
+    if num_joints is not None and np.any((ids < 0) | (ids >= num_joints)):
+      raise InputError(f'keypoints_symmetry has joints outside 0..'
+                       f'{num_joints - 1}', source=src, field=field)
 
 
 def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None
@@ -109,10 +150,11 @@ def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None
     unknown = [s for s in subjects if s not in positions]
     if unknown:
       raise InputError(f'subjects {unknown} not in the file; it has '
-                       f'{sorted(positions)}', source=src,
+                       f'{sorted(positions, key=str)}', source=src,
                        field='positions_3d')
   else:
-    subjects = sorted(positions)
+    # Keys may be of mixed types in a damaged file: sort by their text.
+    subjects = sorted(positions, key=str)
   out = {}
   for subject in subjects:
     actions = positions[subject]
@@ -157,21 +199,8 @@ def load_h36m_2d(path: PathLike) -> tuple[dict[str, dict[str, list]],
   src = str(path)
   positions = _unpickle_dict(data, 'positions_2d', src)
   metadata = _unpickle_dict(data, 'metadata', src)
-  num_joints = metadata.get('num_joints')
-  if num_joints is not None and (not isinstance(num_joints, (int, np.integer))
-                                 or num_joints <= 0):
-    raise InputError(f'num_joints must be a positive integer, got '
-                     f'{num_joints!r}', source=src, field='metadata')
-  symmetry = metadata.get('keypoints_symmetry')
-  if symmetry is not None:
-    if len(symmetry) != 2:
-      raise InputError('keypoints_symmetry must be [left, right]',
-                       source=src, field='metadata.keypoints_symmetry')
-    if num_joints is not None and any(
-        not 0 <= int(j) < num_joints for side in symmetry for j in side):
-      raise InputError(f'keypoints_symmetry has joints outside 0..'
-                       f'{num_joints - 1}', source=src,
-                       field='metadata.keypoints_symmetry')
+  num_joints = _num_joints(metadata, src)
+  _check_symmetry(metadata, num_joints, src)
   joints = None if num_joints is None else (int(num_joints),)
   out = {}
   for subject, actions in positions.items():
@@ -222,8 +251,8 @@ def load_custom_2d(path: PathLike) -> tuple[dict[str, dict[str, Any]],
   if not isinstance(video_meta, dict):
     raise InputError("missing metadata['video_metadata'] ({video: {'w', "
                      "'h'}})", source=src, field='metadata.video_metadata')
-  num_joints = metadata.get('num_joints')
-  joints = None if num_joints is None else (int(num_joints),)
+  num_joints = _num_joints(metadata, src)
+  joints = None if num_joints is None else (num_joints,)
   out = {}
   for video, entry in positions.items():
     field = f'positions_2d[{video!r}]'
@@ -240,11 +269,11 @@ def load_custom_2d(path: PathLike) -> tuple[dict[str, dict[str, Any]],
     if not isinstance(size, dict) or not {'w', 'h'} <= set(size):
       raise InputError(f"no {{'w', 'h'}} for video {video!r}", source=src,
                        field=f'metadata.video_metadata[{video!r}]')
-    wh = checks.check_array([size['w'], size['h']], source=src,
-                            field=f'metadata.video_metadata[{video!r}]',
-                            shape=(2,), dtype_kind='i')
-    if np.any(wh <= 0):
-      raise InputError(f'video size must be positive, got {wh.tolist()}',
-                       source=src, field=f'metadata.video_metadata[{video!r}]')
-    out[video] = {'keypoints': kp, 'image_wh': wh.astype(np.int32)}
+    where = f'metadata.video_metadata[{video!r}]'
+    wh = np.array([
+        checks.finite_number(size[key], source=src, field=f'{where}.{key}',
+                             integer=True, minimum=1,
+                             maximum=np.iinfo(np.int32).max)
+        for key in ('w', 'h')], dtype=np.int32)
+    out[video] = {'keypoints': kp, 'image_wh': wh}
   return out, metadata

@@ -12,6 +12,24 @@ Layout (`MINI-RGBD_web/<01..12>/`):
   camera frame.
 Sequences 01-10 are the training sequences and 11-12 the test ones
 (`SEQUENCES_TRAIN`, `SEQUENCES_TEST`), as in ZeDO-i.
+
+`to_arrays` turns a set of sequences into the flat arrays the fit reads
+(what `python -m zedoi_jax.prepare mini_rgbd` writes to one npz), with the
+Human3.6M-17 versions made by `skeleton.convert`.
+
+The joint-map issue. The SMIL joint at index i is the *start* of the bone
+named i (SMPL convention): 'leftFoot' (7) is the ankle, 'leftToes' (10) the
+ball of the foot, 'leftShoulder' (13) the collar (sternoclavicular end) and
+'leftUpperArm' (16) the shoulder joint. ZeDO-i's published 25 -> 17 table
+[0,2,5,11,1,4,10,3,9,12,15,13,18,20,14,19,21] takes the toes for the ankles
+and the collars for the shoulders. Both readings are selectable:
+'anatomical' (default: ankle = foot 7/8, shoulder = upper arm 16/17) and
+'zedo' (the published table, to reproduce published MINI-RGBD numbers).
+They differ exactly at the two ankles and the two shoulders, and they give
+different errors, so say which one a number used.
+
+NaN policy: MINI-RGBD is synthetic and complete (every joint in every
+frame), so a non-finite value is a corrupt file and an `InputError`.
 """
 
 from __future__ import annotations
@@ -23,6 +41,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from zedoi_jax import camera
+from zedoi_jax import skeleton
 from zedoi_jax.data import checks
 from zedoi_jax.errors import InputError
 
@@ -39,8 +59,11 @@ SMIL25_JOINTS = (
 SEQUENCES_TRAIN = tuple(range(1, 11))
 SEQUENCES_TEST = (11, 12)
 
-_FILE_2D = re.compile(r'^syn_joints_2Ddep_(\d+)\.txt$')
-_FILE_3D = re.compile(r'^syn_joints_3D_(\d+)\.txt$')
+# ASCII digits only: `\d` would also match other scripts' digits (e.g.
+# Arabic-Indic), which int() reads, so two names could be one frame.
+_FILE_2D = re.compile(r'^syn_joints_2Ddep_([0-9]+)\.txt$')
+_FILE_3D = re.compile(r'^syn_joints_3D_([0-9]+)\.txt$')
+_MAX_FRAME = int(np.iinfo(np.int64).max)
 
 
 def _read_joint_file(path: pathlib.Path) -> np.ndarray:
@@ -67,20 +90,34 @@ def _read_joint_file(path: pathlib.Path) -> np.ndarray:
     if not np.all(np.isfinite(vals)):
       raise InputError(f'line {k}: non-finite value', source=src,
                        field=f'line {k}')
-    if joint != int(joint) or not 0 <= joint < NUM_JOINTS or seen[int(joint)]:
+    # Test finiteness before int(): int(nan) and int(inf) raise.
+    if (not np.isfinite(joint) or joint != int(joint)
+        or not 0 <= joint < NUM_JOINTS or seen[int(joint)]):
       raise InputError(f'line {k}: joint id {tok[3]!r} is not a new id in '
                        f'0..{NUM_JOINTS - 1}', source=src, field=f'line {k}')
     seen[int(joint)] = True
     out[int(joint)] = vals
+  checks.to_float32(out, source=src, field='values')
   return out
 
 
 def _frames(folder: pathlib.Path, pattern: re.Pattern) -> dict[int, str]:
+  """frame number -> file name of the joint files in `folder`."""
   found = {}
-  for name in os.listdir(folder):
+  for name in sorted(os.listdir(folder)):
     m = pattern.match(name)
-    if m:
-      found[int(m.group(1))] = name
+    # A folder of that name is not a frame: the frame is then missing.
+    if not m or not (folder / name).is_file():
+      continue
+    frame = int(m.group(1))
+    if frame > _MAX_FRAME:
+      raise InputError(f'frame number {m.group(1)} is too large',
+                       source=str(folder / name), field='file name')
+    if frame in found:
+      raise InputError(f'frame {frame} appears twice: {found[frame]} and '
+                       f'{name}', source=str(folder / name),
+                       field='file name')
+    found[frame] = name
   return found
 
 
@@ -183,3 +220,69 @@ def load_mini_rgbd(root: PathLike, sequences: Iterable[int | str], *,
   out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
   out['sequence'] = np.concatenate(seq_ids)
   return out
+
+
+def joint_map_variants() -> tuple[str, ...]:
+  """The smil25 -> h36m17 map variants, the default ('anatomical') first."""
+  for src, dst, variants in skeleton.available_maps():
+    if (src, dst) == ('smil25', 'h36m17'):
+      return variants
+  raise RuntimeError('zedoi_jax.skeleton has no smil25 -> h36m17 map')
+
+
+def to_arrays(root: PathLike, sequences: Iterable[int | str], *,
+              joint_map: str = 'anatomical',
+              max_frames: int | None = None) -> dict[str, np.ndarray]:
+  """Reads MINI-RGBD sequences into the flat arrays the fit reads.
+
+  Args:
+    root: the dataset folder (`MINI-RGBD_web`) holding `01`..`12`.
+    sequences: sequence numbers, e.g. `range(1, 13)`.
+    joint_map: the smil25 -> h36m17 map: 'anatomical' (default) or 'zedo'
+      (the published table; see the module docstring).
+    max_frames: per sequence, read only the first this many frames.
+
+  Returns:
+    Dict of numpy arrays, N = total frames, sequences in the order given,
+    frames ascending:
+      keypoints_2d_smil25: [N, 25, 2] float32 pixels (640 x 480 image).
+      depth_2d_smil25: [N, 25] float32, the depth column of the 2D files.
+      joints_3d_smil25: [N, 25, 3] float32 metres, camera frame.
+      keypoints_2d_h36m17: [N, 17, 2] float32 pixels, via `joint_map`.
+      joints_3d_h36m17: [N, 17, 3] float32 metres, camera frame, via
+        `joint_map` (not root-centred).
+      sequence: [N] int64 sequence number; frame: [N] int64 frame number.
+      K: [3, 3] float32, `camera.MINI_RGBD_K` (the Kinect intrinsics).
+      joint_map: 0-d str array, the map used.
+      joint_names_smil25: [25] str; joint_names_h36m17: [17] str.
+    Both maps select joints (one-hot rows), so converting the 2D keypoints
+    by the same map is exact.
+
+  Raises:
+    FileNotFoundError: a missing dataset or sequence folder.
+    InputError: as `load_mini_rgbd_sequence`.
+    ValueError: an unknown `joint_map` or an empty `sequences`.
+  """
+  variants = joint_map_variants()
+  if joint_map not in variants:
+    raise ValueError(f'joint_map must be one of {variants}, got '
+                     f'{joint_map!r}')
+  checks.require_dir(root, 'MINI-RGBD dataset (MINI-RGBD_web)')
+  data = load_mini_rgbd(root, sequences, max_frames=max_frames)
+  kp2d = data['joints_2d']
+  xyz = data['joints_3d']
+  return {
+      'keypoints_2d_smil25': kp2d,
+      'depth_2d_smil25': data['depth_2d'],
+      'joints_3d_smil25': xyz,
+      'keypoints_2d_h36m17': skeleton.convert(
+          kp2d, 'smil25', 'h36m17', joint_map).astype(np.float32),
+      'joints_3d_h36m17': skeleton.convert(
+          xyz, 'smil25', 'h36m17', joint_map).astype(np.float32),
+      'sequence': data['sequence'],
+      'frame': data['frame_id'],
+      'K': np.array(camera.MINI_RGBD_K, np.float32),
+      'joint_map': np.array(joint_map),
+      'joint_names_smil25': np.array(skeleton.SMIL25.joint_names),
+      'joint_names_h36m17': np.array(skeleton.H36M17.joint_names),
+  }

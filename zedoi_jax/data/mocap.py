@@ -22,11 +22,16 @@ folder, see tests/test_mocap.py):
   0.45: CMU lengths are inches divided by the ASF `length 0.45` unit) turns
   CMU units into metres, for both the ASF/AMC and the BVH releases.
 - Output is the file's world frame (CMU: Y up), not root-centred.
+
+NaN policy: mocap has no notion of a missing joint, so NaN/inf in an
+OFFSET, a length, a direction or a motion value is an `InputError` naming
+the file and line, as are positions that overflow float32.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -256,6 +261,9 @@ def parse_asf(path: PathLike) -> AsfSkeleton:
         raise InputError(f'line {i}: {tok[0]!r} outside a bone block',
                          source=src, field='bonedata')
       elif key == 'name':
+        if len(tok) < 2:
+          raise InputError(f'line {i}: bone name missing', source=src,
+                           field='bonedata')
         cur['name'] = tok[1]
       elif key == 'direction':
         cur['direction'] = _floats(tok[1:], 3, src, 'direction', i)
@@ -279,11 +287,20 @@ def parse_asf(path: PathLike) -> AsfSkeleton:
   if 'root' not in children:
     raise InputError('no "root" line in the ":hierarchy" section',
                      source=src, field='hierarchy')
+  parent_of = {}
   for parent, kids in children.items():
     for b in [parent] + kids:
       if b != 'root' and b not in bones:
         raise InputError(f'hierarchy names unknown bone {b!r}', source=src,
                          field='hierarchy')
+    for b in kids:
+      # One parent per bone and never the root as a child: with these, the
+      # bones reachable from the root form a tree, so kinematics ends.
+      if b == 'root' or b in parent_of:
+        raise InputError(f'bone {b!r} has more than one parent (or the root '
+                         'is a child): the hierarchy is not a tree',
+                         source=src, field='hierarchy')
+      parent_of[b] = parent
   return AsfSkeleton(
       name=name, angle_unit=angle_unit, root_order=root['order'],
       root_axis=root['axis'], root_position=root['position'],
@@ -298,9 +315,9 @@ def parse_amc(path: PathLike) -> list[dict[str, np.ndarray]]:
     path: the .amc file.
 
   Returns:
-    One dict per frame, bone name -> [n_dof] float64 values in the order of
-    the bone's ASF `dof` line (root: the ASF root `order`), angles in the
-    ASF angle unit, translations in file units.
+    One dict per frame, bone name -> [n_dof] float64 finite values in the
+    order of the bone's ASF `dof` line (root: the ASF root `order`), angles
+    in the ASF angle unit, translations in file units.
 
   Raises:
     FileNotFoundError: if the file is missing.
@@ -328,10 +345,14 @@ def parse_amc(path: PathLike) -> list[dict[str, np.ndarray]]:
         raise InputError(f'line {i}: bone values before the first frame '
                          'number', source=src, field=tok[0])
       try:
-        cur[tok[0]] = np.array([float(t) for t in tok[1:]])
+        values = np.array([float(t) for t in tok[1:]])
       except ValueError:
         raise InputError(f'line {i}: not numbers: {line!r}', source=src,
                          field=tok[0]) from None
+      if not np.all(np.isfinite(values)):
+        raise InputError(f'line {i}: non-finite value: {line!r}', source=src,
+                         field=tok[0])
+      cur[tok[0]] = values
   if not frames:
     raise InputError('no frames found', source=src, field='frame')
   return frames
@@ -577,6 +598,8 @@ def parse_bvh(path: PathLike) -> BvhMotion:
         fail(f'bad OFFSET values {tok[i + 1:i + 4]}')
       if pending['offset'].shape != (3,):
         fail('OFFSET needs 3 values')
+      if not np.all(np.isfinite(pending['offset'])):
+        fail(f'joint {pending["name"]!r}: non-finite OFFSET')
       i += 4
     elif t == 'CHANNELS':
       if pending is None:
@@ -626,7 +649,15 @@ def parse_bvh(path: PathLike) -> BvhMotion:
                        field='MOTION') from None
   if len(header) < 2:
     raise InputError('truncated MOTION header', source=src, field='MOTION')
-  n_frames = int(header['Frames'])
+  n_frames = header['Frames']
+  # float() accepted 'nan', 'inf' and '2.5': none is a frame count.
+  if not n_frames.is_integer() or n_frames < 1:
+    raise InputError(f'Frames must be a positive integer, got '
+                     f'{header["Frames"]!r}', source=src, field='MOTION')
+  n_frames = int(n_frames)
+  if not math.isfinite(header['Frame Time']) or header['Frame Time'] <= 0:
+    raise InputError(f'Frame Time must be a positive number of seconds, got '
+                     f'{header["Frame Time"]!r}', source=src, field='MOTION')
   rows = [ln for ln in lines[k:] if ln.strip()]
   if len(rows) != n_frames:
     raise InputError(f'header says {n_frames} frames, found {len(rows)} '
@@ -641,7 +672,7 @@ def parse_bvh(path: PathLike) -> BvhMotion:
   try:
     motion = np.array(flat, dtype=np.float64).reshape(n_frames, n_ch)
   except ValueError:
-    bad = next(f for f, r in enumerate(rows) if not _all_floats(r))
+    bad = next((f for f, r in enumerate(rows) if not _all_floats(r)), '?')
     raise InputError(f'frame {bad}: values are not numbers', source=src,
                      field='MOTION') from None
   if not np.all(np.isfinite(motion)):
@@ -653,8 +684,9 @@ def parse_bvh(path: PathLike) -> BvhMotion:
 
 
 def _all_floats(row: str) -> bool:
+  # The same conversion as the whole-motion parse, so the two agree.
   try:
-    [float(v) for v in row.split()]
+    np.array(row.split(), dtype=np.float64)
   except ValueError:
     return False
   return True
@@ -698,15 +730,24 @@ def bvh_positions(motion: BvhMotion, *,
 
 # --------------------------------------------------------------- H36M-17
 def _assemble(named: Mapping[str, np.ndarray], mapping: Mapping[str, str],
-              pelvis: tuple[str, str]) -> np.ndarray:
-  """[T, 17, 3] float32 from joint positions and a name mapping."""
+              pelvis: tuple[str, str], source: str) -> np.ndarray:
+  """[T, 17, 3] float32 from joint positions and a name mapping.
+
+  Raises:
+    InputError: naming `source` if a position is not finite or too large
+      for float32 (huge offsets or translations in the file).
+  """
   cols = []
   for j in H36M17_JOINTS:
     if j == 'pelvis':
       cols.append(0.5 * (named[pelvis[0]] + named[pelvis[1]]))
     else:
       cols.append(named[mapping[j]])
-  return np.stack(cols, axis=1).astype(np.float32)
+  out = np.stack(cols, axis=1)
+  if not np.all(np.isfinite(out)):
+    raise InputError('joint positions overflow (offsets or translations far '
+                     'too large?)', source=source, field='positions')
+  return checks.to_float32(out, source=source, field='positions')
 
 
 def _lookup(names: Sequence[str], wanted: Sequence[str]) -> tuple[
@@ -759,7 +800,9 @@ def bvh_to_h36m17(motion: BvhMotion, *,
     if not missing:
       pos = bvh_positions(motion, scale=scale)
       actual = {j: pos[found[n]] for j, n in mapping.items()}
-      return _assemble(actual, {j: j for j in actual}, ('l_hip', 'r_hip'))
+      with np.errstate(over='ignore', invalid='ignore'):
+        return _assemble(actual, {j: j for j in actual}, ('l_hip', 'r_hip'),
+                         motion.source)
     if best is None or len(missing) < len(best[1]):
       best = (style, missing)
   raise InputError(
@@ -798,8 +841,15 @@ def asf_amc_to_h36m17(asf: AsfSkeleton,
     raise InputError(f'unknown ASF bone naming: lacks bones {missing}; the '
                      f'file has {list(asf.bones)}', source=asf.source,
                      field='bonedata')
-  pos = asf_amc_positions(asf, amc_frames, scale=scale, source=source)
-  return _assemble(pos, _ASF_H36M, ('lhipjoint', 'rhipjoint'))
+  with np.errstate(over='ignore', invalid='ignore'):
+    pos = asf_amc_positions(asf, amc_frames, scale=scale, source=source)
+    unreachable = [b for b in _ASF_H36M.values() if b not in pos]
+    if unreachable:
+      raise InputError(f'bones {unreachable} are not connected to the root '
+                       'in the ":hierarchy" section', source=asf.source,
+                       field='hierarchy')
+    return _assemble(pos, _ASF_H36M, ('lhipjoint', 'rhipjoint'),
+                     source or asf.source)
 
 
 def load_h36m17(path: PathLike, *, amc_path: PathLike | None = None,

@@ -21,6 +21,11 @@ The join, worked out from the files:
 - FiDIP detections are matched by the merged file's `image_id`.
 - 3D rows follow `output_imgnames.npy` (paths like 'GB/image_00000.jpg'),
   matched by the map's 3D-file name.
+
+NaN policy: the published files hold no NaN (unlabelled keypoints have
+visibility 0 and finite coordinates), so NaN/inf in any keypoint, bbox or
+3D row of the 700 real images means a damaged file: an `InputError`.
+(Rows of `correct_3D.npy` outside the 700 are not checked.)
 """
 
 from __future__ import annotations
@@ -128,21 +133,42 @@ def sha256(path: PathLike) -> str:
 
 
 def _coco_by_image(coco: Any, src: str) -> tuple[dict, dict]:
-  """(image id -> image dict, image id -> annotation dict), one each."""
+  """(image id -> image dict, image id -> annotation dict), one each.
+
+  Checks what the join relies on: integer ids, text file names, and one
+  annotation with keypoints per image.
+  """
   if not isinstance(coco, dict) or not {'images', 'annotations'} <= set(coco):
     raise InputError('expected a COCO dict with "images" and "annotations"',
                      source=src, field='images')
+  for key in ('images', 'annotations'):
+    if not isinstance(coco[key], list):
+      raise InputError('expected a list', source=src, field=key)
   images, anns = {}, {}
   for i, im in enumerate(coco['images']):
+    if not isinstance(im, dict):
+      raise InputError('expected an object', source=src, field=f'images[{i}]')
     for key in ('id', 'file_name', 'width', 'height'):
       if key not in im:
         raise InputError(f'image {i} has no {key!r}', source=src,
                          field=f'images[{i}].{key}')
+    checks.finite_number(im['id'], source=src, field=f'images[{i}].id',
+                         integer=True)
+    for key in ('file_name', 'original_file_name'):
+      if not isinstance(im.get(key, ''), str):
+        raise InputError(f'expected text, got {im[key]!r}', source=src,
+                         field=f'images[{i}].{key}')
+    for key in ('width', 'height'):
+      checks.finite_number(im[key], source=src, field=f'images[{i}].{key}',
+                           integer=True, minimum=1,
+                           maximum=np.iinfo(np.int32).max)
     images[im['id']] = im
   for i, a in enumerate(coco['annotations']):
-    if 'image_id' not in a or 'keypoints' not in a:
+    if not isinstance(a, dict) or 'image_id' not in a or 'keypoints' not in a:
       raise InputError(f'annotation {i} lacks image_id or keypoints',
                        source=src, field=f'annotations[{i}]')
+    checks.finite_number(a['image_id'], source=src,
+                         field=f'annotations[{i}].image_id', integer=True)
     if a['image_id'] in anns:
       raise InputError(f'image {a["image_id"]} has more than one annotation;'
                        ' SyRIP has one infant per image', source=src,
@@ -153,7 +179,7 @@ def _coco_by_image(coco: Any, src: str) -> tuple[dict, dict]:
 
 def _keypoints(values: Any, src: str, field: str) -> np.ndarray:
   arr = checks.check_array(values, source=src, field=field, shape=(51,))
-  return arr.reshape(17, 3).astype(np.float32)
+  return checks.to_float32(arr.reshape(17, 3), source=src, field=field)
 
 
 def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
@@ -226,10 +252,11 @@ def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
   gt2d = np.stack([_keypoints(anns[im['id']]['keypoints'], src,
                               f'annotations[image_id={im["id"]}].keypoints')
                    for im in merged])
-  bbox = np.stack([
+  bbox = checks.to_float32(np.stack([
       checks.check_array(anns[im['id']].get('bbox'), source=src,
                          field=f'annotations[image_id={im["id"]}].bbox',
-                         shape=(4,)) for im in merged]).astype(np.float32)
+                         shape=(4,)) for im in merged]), source=src,
+                           field='annotations.bbox')
   image_wh = checks.check_array(
       [[im['width'], im['height']] for im in merged], source=src,
       field='images.width/height', shape=(NUM_IMAGES, 2),
@@ -256,6 +283,9 @@ def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
         raise InputError(f'image {name!r} is in both splits', source=src_s,
                          field='images.original_file_name')
       split[r] = label
+      if im['id'] not in anns_s:
+        raise InputError(f'no annotation for image id {im["id"]} '
+                         f'({name!r})', source=src_s, field='annotations')
       kp = _keypoints(anns_s[im['id']]['keypoints'], src_s,
                       f'annotations[image_id={im["id"]}].keypoints')
       if not np.array_equal(kp, gt2d[r]):
@@ -278,6 +308,8 @@ def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
     if not isinstance(e, dict) or 'image_id' not in e or 'keypoints' not in e:
       raise InputError(f'entry {i} lacks image_id or keypoints', source=src,
                        field=f'[{i}]')
+    checks.finite_number(e['image_id'], source=src, field=f'[{i}].image_id',
+                         integer=True)
     pred_by_id[e['image_id']] = e
   missing = [im['id'] for im in merged if im['id'] not in pred_by_id]
   if missing:
@@ -307,9 +339,9 @@ def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
     arr = checks.check_array(checks.load_npy(src_3, 'SyRIP 3D poses'),
                              source=src_3, field=fname,
                              shape=(len(names), 14, 3), finite=False)
-    sel = checks.check_array(arr[rows], source=src_3,
-                             field=f'{fname} (the 700 real rows)')
-    poses[key] = sel.astype(np.float32)
+    field = f'{fname} (the 700 real rows)'
+    sel = checks.check_array(arr[rows], source=src_3, field=field)
+    poses[key] = checks.to_float32(sel, source=src_3, field=field)
   flat = np.all(poses['gt3d_corrected_lsp14'] == 0, axis=(1, 2))
   if flat.any():
     raise InputError(f'{int(flat.sum())} real images have an all-zero '
@@ -391,7 +423,7 @@ def prepare(dest: PathLike, *, source: PathLike | None = None,
     `dest` as a Path, ready for `load_syrip(dest)`.
 
   Raises:
-    FileNotFoundError: a file missing from `source`.
+    FileNotFoundError: a missing `source` folder, or a file missing from it.
     InputError: a checksum mismatch (names the file and both hashes).
     ConnectionError: a download failed; the message says how to download
       the files by hand and pass `source=`.
@@ -399,6 +431,8 @@ def prepare(dest: PathLike, *, source: PathLike | None = None,
   if source is not None and urls is not None:
     raise ValueError('pass either source= (local files) or urls= '
                      '(downloads), not both')
+  if source is not None:
+    checks.require_dir(source, 'SyRIP source (original files)')
   dest = pathlib.Path(dest)
   dest.mkdir(parents=True, exist_ok=True)
   urls = dict(urls or {})
