@@ -79,8 +79,9 @@ class EvaluateTest(absltest.TestCase):
     for key in ('dataset', 'split', 'input_2d', 'num_poses',
                 'num_hypotheses', 'mpjpe_mm', 'pa_mpjpe_mm',
                 'per_joint_mpjpe_mm', 'joint_names', 'best_of_s_mpjpe_mm',
-                'poses_per_s', 'fit_seconds', 'model', 'note'):
+                'timing', 'model', 'note'):
       self.assertIn(key, saved)
+    self.assertGreater(saved['timing']['poses_per_s'], 0)
     self.assertEqual(saved['num_poses'], 5)
     self.assertEqual(saved['split'], 'test')
     self.assertLen(saved['per_joint_mpjpe_mm'], 12)

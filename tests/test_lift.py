@@ -50,6 +50,7 @@ class LiftTest(absltest.TestCase):
   def config(self, **lift_kwargs):
     config = lift_config.get_config()
     config.init.prior = str(self.prior)
+    config.init.adapted = ''  # the tiny test prior alone
     config.fit.ipo_steps = 4
     config.fit.oil_steps = 5
     config.fit.solve_t_last = 2

@@ -15,7 +15,7 @@ import json
 import os
 import pathlib
 import zipfile
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -36,14 +36,19 @@ class ChunkStore:
   """
 
   def __init__(self, directory: str | os.PathLike, *, num_rows: int,
-               chunk_size: int, identity: Mapping[str, Any]):
+               chunk_size: int, identity: Mapping[str, Any],
+               writer: bool = True):
     if chunk_size < 1:
       raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     self.directory = pathlib.Path(directory)
     self.num_rows = int(num_rows)
     self.chunk_size = int(chunk_size)
+    # Only one process of a multi-process job touches the files.
+    self.writer = bool(writer)
     manifest = {'num_rows': self.num_rows, 'chunk_size': self.chunk_size,
                 'identity': json.loads(json.dumps(identity))}
+    if not self.writer:
+      return
     self.directory.mkdir(parents=True, exist_ok=True)
     path = self.directory / MANIFEST
     if path.exists():
@@ -82,13 +87,18 @@ class ChunkStore:
     return [c for c in range(self.num_chunks) if not self.is_done(c)]
 
   def write(self, chunk: int, arrays: Mapping[str, np.ndarray]) -> None:
-    """Writes one chunk atomically (temporary file, then rename)."""
+    """Writes one chunk atomically (temporary file, then rename).
+
+    A store made with writer=False checks the arrays and writes nothing.
+    """
     rows = self.rows(chunk)
     n = rows.stop - rows.start
     for k, v in arrays.items():
       if np.shape(v)[:1] != (n,):
         raise ValueError(f'chunk {chunk}: {k!r} has leading size '
                          f'{np.shape(v)[:1]}, expected {n}')
+    if not self.writer:
+      return
     tmp = self.path(chunk).with_name(f'.tmp_{self.path(chunk).name}')
     with open(tmp, 'wb') as f:
       np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
@@ -114,3 +124,47 @@ class ChunkStore:
     if not parts:
       return {}
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+class Interrupted(RuntimeError):
+  """Raised by `run_chunks(..., stop_after=k)`: simulates a killed job."""
+
+
+def run_chunks(store: ChunkStore,
+               compute: Callable[[slice], Mapping[str, np.ndarray]], *,
+               stop_after: int | None = None,
+               on_chunk: Callable[[int, slice], None] | None = None
+               ) -> dict[str, np.ndarray] | None:
+  """Computes every unfinished chunk of `store`, then gathers them all.
+
+  In a multi-process job every process must call this (the computation is
+  collective): process 0's view of which chunks are done is broadcast, so
+  the processes agree on the work even when only process 0 sees the files;
+  only a store with `writer=True` (process 0's) writes them.
+
+  Args:
+    store: the job's chunks.
+    compute: rows (a slice of the job's rows) -> per-row arrays (leading
+      axis = len(rows)); called once per unfinished chunk, in order.
+    stop_after: raise `Interrupted` after computing this many chunks (tests
+      and demos of resuming; None = run to the end).
+    on_chunk: called as on_chunk(chunk, rows) after each computed chunk.
+
+  Returns:
+    All chunks concatenated in row order on the writer; None elsewhere.
+  """
+  # Imported here: the store itself is numpy-only.
+  from zedoi_jax import parallel  # pylint: disable=g-import-not-at-top
+  done = np.array([store.writer and store.is_done(c)
+                   for c in range(store.num_chunks)], bool)
+  done = parallel.broadcast_from_main(done.astype(np.int32)).astype(bool)
+  pending = [c for c in range(store.num_chunks) if not done[c]]
+  for count, chunk in enumerate(pending):
+    if stop_after is not None and count >= stop_after:
+      raise Interrupted(f'stopped after {count} chunk(s) (stop_after); '
+                        f'{len(pending) - count} left in {store.directory}')
+    rows = store.rows(chunk)
+    store.write(chunk, compute(rows))
+    if on_chunk is not None:
+      on_chunk(chunk, rows)
+  return store.gather() if store.writer else None

@@ -24,6 +24,16 @@ Datasets (`config.data.name`):
 Writes workdir/results.json, workdir/predictions.npz, a metrics.jsonl row
 (fit/mpjpe_mm, fit/pa_mpjpe_mm) and, if `config.eval.pictures`, PNGs under
 workdir/pictures.
+
+Scaling (docs/SCALING.md): poses are fitted in chunks of
+`config.parallel.chunk_size`, each written atomically under workdir/chunks,
+so a killed run restarted in the same workdir skips the finished chunks and
+ends with the same results.json (everything run-dependent - seconds, rates,
+device counts - sits under its 'timing' key). `config.parallel.shard_index
+/ num_shards` fit only rows shard_index::num_shards; predictions.npz then
+carries the global row of each pose ('rows') and `zedoi_jax.merge` joins
+the shards. With several JAX processes all of them fit each batch together
+(global 'data' mesh) and process 0 writes every file.
 """
 
 from __future__ import annotations
@@ -41,9 +51,11 @@ import ml_collections
 import numpy as np
 
 from zedoi_jax import camera
+from zedoi_jax import chunks
 from zedoi_jax import fit
 from zedoi_jax import metrics
 from zedoi_jax import occlusion as occlusion_lib
+from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import skeleton
 from zedoi_jax.errors import InputError
@@ -55,6 +67,14 @@ SYRIP_SPLIT_NOTE = ("ZeDO-i release protocol: 'test' = SyRIP's 200 train200 "
 # CMU sanity-check camera: 1000x1000 px, f = 1000 px.
 CMU_IMAGE = 1000
 CMU_FOCAL = 1000.0
+# results.json key holding everything that differs between two runs of the
+# same job (seconds, rates, device counts, resumed chunks).
+TIMING_KEY = 'timing'
+# results.json keys `score_results` computes from the predictions.
+METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
+               'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
+               'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
+               'reproj_error_px')
 
 
 def data_root(root: str) -> pathlib.Path:
@@ -228,7 +248,8 @@ def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
   return out
 
 
-def _print_table(results: dict[str, Any]) -> None:
+def print_table(results: dict[str, Any]) -> None:
+  """Prints the headline metrics of a results dict."""
   rows = [('variant', 'MPJPE mm', 'PA-MPJPE mm')]
   for name in ('min_reproj', 'mean', 'best_of_s'):
     m = results['variants'][name]
@@ -236,8 +257,9 @@ def _print_table(results: dict[str, Any]) -> None:
                  f'{m["mpjpe_mm"]:.1f}', f'{m["pa_mpjpe_mm"]:.1f}'))
   print(f'{results["dataset"]} split={results["split"]} '
         f'input_2d={results["input_2d"]} poses={results["num_poses"]} '
-        f'S={results["num_hypotheses"]} '
-        f'({results["poses_per_s"]:.2f} poses/s)')
+        f'S={results["num_hypotheses"]}' + (
+            f' ({rate:.2f} poses/s)' if (rate := results.get(
+                TIMING_KEY, {}).get('poses_per_s')) else ''))
   for r in rows:
     print(f'  {r[0]:<22}{r[1]:>10}{r[2]:>13}')
   if results['dataset'] == 'syrip':
@@ -253,20 +275,200 @@ def _occlusion_settings(config) -> dict[str, Any] | None:
           'use_confidence': bool(d.use_confidence), 'seed': int(config.seed)}
 
 
+def model_identity(model, config) -> dict[str, Any]:
+  """What identifies the model of a run: paths and parameter fingerprints."""
+  from zedoi_jax.models import load  # pylint: disable=g-import-not-at-top
+  return {'prior': str(load.resolve(config.init.prior, load.SHIPPED_PRIOR)),
+          'adapted': str(config.init.adapted or ''),
+          'kind': model.meta.get('kind'),
+          'fingerprint': model.meta.get('fingerprint'),
+          'prior_fingerprint': model.meta.get('prior_fingerprint')}
+
+
+# Recently built fit functions, so that repeated runs in one process (sweeps,
+# notebooks, a restarted job in a test) reuse the compiled code.
+_FIT_FNS: dict[str, Any] = {}
+_MAX_FIT_FNS = 4
+
+
+def make_mesh_fit_fn(model, cfg: fit.FitConfig):
+  """The batch fit over every global device (a ('data',) mesh) when > 1.
+
+  Memoised on the model's model.json (architecture, SDE, parameter
+  fingerprints), the fit settings and the devices: the parameters are an
+  argument of the compiled function, so an equal model reuses it.
+  """
+  mesh = parallel.data_mesh() if jax.device_count() > 1 else None
+  key = json.dumps({'meta': model.meta, 'scale': model.scale,
+                    'cfg': dataclasses.asdict(cfg),
+                    'devices': [d.id for d in jax.devices()]},
+                   sort_keys=True, default=str)
+  if key not in _FIT_FNS:
+    if len(_FIT_FNS) >= _MAX_FIT_FNS:
+      _FIT_FNS.pop(next(iter(_FIT_FNS)))
+    _FIT_FNS[key] = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
+                                    scale=model.scale, cfg=cfg, mesh=mesh)
+  return _FIT_FNS[key]
+
+
+def fit_in_chunks(fit_batch, inputs: dict[str, Any], *, rows: np.ndarray,
+                  store_dir: str | os.PathLike, identity: dict[str, Any],
+                  chunk_size: int, batch_size: int, rng: jax.Array,
+                  params: Any, root_joints, prog=None,
+                  stop_after_chunks: int | None = None
+                  ) -> dict[str, Any] | None:
+  """Fits poses in resumable chunks (`chunks.ChunkStore` at `store_dir`).
+
+  Each finished chunk is written atomically (by process 0), so a killed run
+  loses at most the chunk in flight and a restart with the same identity
+  skips the finished ones. Every chunk runs at one fixed batch size
+  (`pad_to_batch`), so per-pose results do not depend on how the rows are
+  chunked or sharded. In a multi-process job every process calls this.
+
+  Args:
+    fit_batch: from `fit.make_fit_fn`.
+    inputs: {'keypoints' [N, J, 2], 'confidence' [N, J], 'K' [N, 3, 3],
+      'id' [N]} (model layout) for this job's N rows.
+    rows: [N] global row index of each (written with the results).
+    store_dir: chunk folder.
+    identity: JSON description of the job (input, model, settings, shard).
+    chunk_size: poses per chunk.
+    batch_size: poses per compiled batch.
+    rng: root fit key (sample keys are fold_in(rng, id)).
+    params: score model parameters.
+    root_joints: the model layout's root joints (hypothesis selection).
+    prog: optional `progress.Progress` over the N poses.
+    stop_after_chunks: raise `chunks.Interrupted` after computing this many
+      chunks (simulates a kill; tests).
+
+  Returns:
+    On process 0: 'pose' [N, S, J, 3], 'translation' [N, S, 3], 'rotation'
+    [N, S, 3, 3], 'reproj_error' [N, S], 'id' [N], 'row' [N], the
+    `fit.select_hypotheses` entries and 'timing' (seconds, chunk counts).
+    None on the other processes.
+  """
+  n = len(rows)
+  store = chunks.ChunkStore(store_dir, num_rows=n, chunk_size=chunk_size,
+                            identity=identity,
+                            writer=parallel.is_main_process())
+  fields = {k: np.asarray(inputs[k]) for k in ('keypoints', 'confidence',
+                                                'K', 'id')}
+  rows = np.asarray(rows, np.int64)
+  timing = {'compute_s': 0.0, 'first_chunk_s': None, 'chunks_computed': 0,
+            'poses_computed': 0, 'chunks_total': store.num_chunks}
+
+  def compute(sl: slice) -> dict[str, np.ndarray]:
+    t0 = time.perf_counter()
+    out = fit.fit_dataset(fit_batch, {k: v[sl] for k, v in fields.items()},
+                          batch_size=batch_size, rng=rng, params=params,
+                          pad_to_batch=True)
+    seconds = time.perf_counter() - t0
+    timing['compute_s'] += seconds
+    if timing['first_chunk_s'] is None:
+      timing['first_chunk_s'] = seconds  # includes compilation
+    timing['chunks_computed'] += 1
+    timing['poses_computed'] += sl.stop - sl.start
+    arrays = {k: out[k] for k in ('pose', 'translation', 'rotation',
+                                  'reproj_error', 'id')}
+    arrays['row'] = rows[sl]
+    return arrays
+
+  def on_chunk(chunk, sl):
+    del chunk
+    if prog is not None:
+      prog.update(sl.stop)
+
+  out = chunks.run_chunks(store, compute, stop_after=stop_after_chunks,
+                          on_chunk=on_chunk)
+  if out is None:
+    return None
+  out.update(fit.select_hypotheses(out['pose'], out['translation'],
+                                   out['reproj_error'], root_joints))
+  timing['chunks_resumed'] = store.num_chunks - timing['chunks_computed']
+  out['timing'] = timing
+  return out
+
+
+def subset(es: EvalSet, rows: np.ndarray) -> EvalSet:
+  """The rows `rows` of an evaluation set."""
+  inputs = {k: (np.asarray(v)[rows] if np.ndim(v) else v)
+            for k, v in es.inputs.items()}
+  return dataclasses.replace(es, inputs=inputs,
+                             keypoints_src=es.keypoints_src[rows],
+                             gt=es.gt[rows], image_wh=es.image_wh[rows])
+
+
+def score_results(base: dict[str, Any], pred_poses: np.ndarray,
+                  pred_min_reproj: np.ndarray, pred_mean: np.ndarray,
+                  gt: np.ndarray, reproj_error: np.ndarray
+                  ) -> dict[str, Any]:
+  """results.json content: `base` (run description) plus the metrics.
+
+  Shared by fit mode and `zedoi_jax.merge`, so merged shards score exactly
+  like one run.
+
+  Args:
+    base: dataset info, model, fit config, ...; must hold
+      'evaluation_layout'.
+    pred_poses: [N, S, J, 3] metres, evaluation layout, every hypothesis.
+    pred_min_reproj: [N, J, 3] the lowest-reprojection-error hypothesis.
+    pred_mean: [N, J, 3] the joint-wise hypothesis mean.
+    gt: [N, J, 3] metres.
+    reproj_error: [N, S] pixels.
+
+  Returns:
+    The results dict (metrics in millimetres).
+  """
+  lay = skeleton.get_layout(base['evaluation_layout'])
+  variants = score(pred_poses, {'min_reproj': pred_min_reproj,
+                                'mean': pred_mean}, gt, lay.root_joints)
+  head = variants['min_reproj']
+  results = dict(base)
+  results.update({
+      'num_poses': int(len(gt)),
+      'num_hypotheses': int(pred_poses.shape[1]),
+      'headline': ('min_reproj: per pose the hypothesis with the lowest '
+                   'reprojection error (no ground truth used)'),
+      'mpjpe_mm': head['mpjpe_mm'], 'pa_mpjpe_mm': head['pa_mpjpe_mm'],
+      'per_joint_mpjpe_mm': head['per_joint_mpjpe_mm'],
+      'joint_names': list(lay.joint_names),
+      'best_of_s_mpjpe_mm': variants['best_of_s']['mpjpe_mm'],
+      'best_of_s_pa_mpjpe_mm': variants['best_of_s']['pa_mpjpe_mm'],
+      'variants': variants,
+      'reproj_error_px': float(np.mean(reproj_error)),
+  })
+  return results
+
+
 def fit_and_evaluate(config: ml_collections.ConfigDict,
-                     workdir: str | os.PathLike) -> dict[str, Any]:
+                     workdir: str | os.PathLike, *,
+                     stop_after_chunks: int | None = None
+                     ) -> dict[str, Any]:
   """Fits `config.data.name` with the configured model and scores it.
+
+  Rows are fitted in resumable chunks of `config.parallel.chunk_size`
+  (workdir/chunks; a restarted run skips the finished ones). With
+  `config.parallel.num_shards` > 1 only rows shard_index::num_shards are
+  fitted (merge the shards with `python -m zedoi_jax.merge`). With several
+  processes all of them fit together and process 0 writes the files.
 
   Args:
     config: the run config (mode 'fit').
     workdir: output folder.
+    stop_after_chunks: stop (raising `chunks.Interrupted`) after computing
+      this many chunks: simulates a killed run (tests).
 
   Returns:
-    The results dict written to workdir/results.json.
+    The results dict written to workdir/results.json (on process 0; other
+    processes get {'process_index': i}). Run-dependent values (seconds,
+    rates, devices) sit under the 'timing' key only, so two runs of the
+    same job give equal results apart from it.
   """
   from zedoi_jax.models import load  # pylint: disable=g-import-not-at-top
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  main = parallel.is_main_process()
+  if main:
+    workdir.mkdir(parents=True, exist_ok=True)
   model = load.load_pose_model(config.init.prior, config.init.adapted)
   model_layout = model.meta.get('layout', 'h36m17')
   cfg = fit.FitConfig.from_dict(dict(config.fit.to_dict(),
@@ -288,24 +490,43 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   else:
     raise InputError(f"fit mode supports data.name 'syrip' or 'cmu', got "
                      f'{name!r}', source='config', field='data.name')
-  n = len(es.gt)
-  logging.info('fitting %d %s poses, S=%d, ipo %d + oil %d steps', n, name,
-               cfg.num_hypotheses, cfg.ipo_steps, cfg.oil_steps)
-  mesh = (jax.sharding.Mesh(np.array(jax.devices()), ('data',))
-          if jax.device_count() > 1 else None)
+  pc = config.parallel
+  num_rows_total = len(es.gt)
+  rows = parallel.shard_rows(num_rows_total, int(pc.shard_index),
+                             int(pc.num_shards))
+  if not len(rows):
+    raise InputError(f'shard {pc.shard_index} of {pc.num_shards} gets no '
+                     f'rows ({num_rows_total} poses); use fewer shards',
+                     source='config', field='parallel.num_shards')
+  es = subset(es, rows)
+  n = len(rows)
+  logging.info('fitting %d %s poses (rows %d::%d of %d), S=%d, ipo %d + '
+               'oil %d steps', n, name, pc.shard_index, pc.num_shards,
+               num_rows_total, cfg.num_hypotheses, cfg.ipo_steps,
+               cfg.oil_steps)
   fit_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
-  fit_batch = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
-                              scale=model.scale,
-                              cfg=dataclasses.replace(cfg,
-                                                      trajectory_frames=0),
-                              mesh=mesh)
+  fit_cfg = dataclasses.replace(cfg, trajectory_frames=0)
+  fit_batch = make_mesh_fit_fn(model, fit_cfg)
+  model_info = model_identity(model, config)
+  data_info = {k: v for k, v in config.data.to_dict().items() if k != 'root'}
+  identity = {'mode': 'fit', 'data': data_info, 'model': model_info,
+              'fit': dataclasses.asdict(fit_cfg), 'seed': int(config.seed),
+              'shard': [int(pc.shard_index), int(pc.num_shards)],
+              'num_rows_total': num_rows_total}
   prog = progress.Progress(n, name='fit', unit='pose',
                            enabled=None if config.progress else False)
   logging.info('compiling the fit...')
   t0 = time.perf_counter()
-  out = fit.fit_dataset(fit_batch, es.inputs, batch_size=cfg.batch_size,
-                        rng=fit_rng, params=model.params, progress=prog)
+  out = fit_in_chunks(
+      fit_batch, es.inputs, rows=rows, store_dir=workdir / 'chunks',
+      identity=identity, chunk_size=int(pc.chunk_size),
+      batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
+      rng=fit_rng, params=model.params,
+      root_joints=skeleton.get_layout(model_layout).root_joints, prog=prog,
+      stop_after_chunks=stop_after_chunks)
   seconds = time.perf_counter() - t0
+  if not main:
+    return {'process_index': jax.process_index()}
 
   to_eval = lambda p: np.asarray(skeleton.convert(p, model_layout,
                                                   es.eval_layout))
@@ -313,55 +534,51 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   pred_all = to_eval(out['pose'])
   aggregates = {'min_reproj': to_eval(out['pose_min_reproj']),
                 'mean': to_eval(out['pose_mean'])}
-  variants = score(pred_all, aggregates, es.gt, lay.root_joints)
-  head = variants['min_reproj']
-  results = dict(es.info)
-  results.update({
-      'num_poses': n, 'num_hypotheses': cfg.num_hypotheses,
-      'headline': ('min_reproj: per pose the hypothesis with the lowest '
-                   'reprojection error (no ground truth used)'),
-      'mpjpe_mm': head['mpjpe_mm'], 'pa_mpjpe_mm': head['pa_mpjpe_mm'],
-      'per_joint_mpjpe_mm': head['per_joint_mpjpe_mm'],
-      'joint_names': list(lay.joint_names),
-      'best_of_s_mpjpe_mm': variants['best_of_s']['mpjpe_mm'],
-      'best_of_s_pa_mpjpe_mm': variants['best_of_s']['pa_mpjpe_mm'],
-      'variants': variants,
-      'reproj_error_px': float(np.mean(out['reproj_error'])),
-      'fit_seconds': seconds,
-      'first_batch_seconds': float(out['first_batch_s']),
-      'poses_per_s': n / seconds if seconds > 0 else float('nan'),
-      'devices': jax.device_count(),
-      'model': {'prior': str(load.resolve(config.init.prior,
-                                          load.SHIPPED_PRIOR)),
-                'adapted': str(config.init.adapted or ''),
-                'kind': model.meta.get('kind'), 'layout': model_layout},
+  base = dict(es.info)
+  base.update({
+      'evaluation_layout': es.eval_layout,
+      'num_rows_total': num_rows_total,
+      'model': dict(model_info, layout=model_layout),
       'fit_config': dataclasses.asdict(cfg),
       'seed': int(config.seed),
   })
+  if int(pc.num_shards) > 1:
+    base['shard'] = {'index': int(pc.shard_index),
+                     'count': int(pc.num_shards)}
+  results = score_results(base, pred_all, aggregates['min_reproj'],
+                          aggregates['mean'], es.gt, out['reproj_error'])
+  timing = out['timing']
+  results[TIMING_KEY] = dict(
+      timing, fit_seconds=seconds,
+      # Over the poses this run computed (resumed chunks cost nothing).
+      poses_per_s=(timing['poses_computed'] / timing['compute_s']
+                   if timing['poses_computed'] else None),
+      devices=jax.device_count(), processes=jax.process_count())
   write_json(workdir / 'results.json', results)
   np.savez_compressed(
       workdir / 'predictions.npz', pred_poses=pred_all,
       pred_min_reproj=aggregates['min_reproj'], pred_mean=aggregates['mean'],
       pred_model_layout=out['pose'], gt=es.gt,
       translation=out['translation'], rotation=out['rotation'],
-      reproj_error=out['reproj_error'], ids=out['id'],
+      reproj_error=out['reproj_error'], ids=out['id'], rows=out['row'],
       best_hypothesis=out['best_hypothesis'],
+      num_rows_total=np.int64(num_rows_total),
       joint_names=np.array(lay.joint_names),
       model_joint_names=np.array(skeleton.get_layout(model_layout)
                                  .joint_names))
-  writer = progress.MetricWriter(workdir, tensorboard=False,
-                                 enabled=jax.process_index() == 0)
+  head = results['variants']['min_reproj']
+  writer = progress.MetricWriter(workdir, tensorboard=False, enabled=main)
   writer.write(0, **{'fit/mpjpe_mm': head['mpjpe_mm'],
                      'fit/pa_mpjpe_mm': head['pa_mpjpe_mm'],
                      'fit/best_of_s_mpjpe_mm':
-                         variants['best_of_s']['mpjpe_mm'],
-                     'fit/poses_per_s': results['poses_per_s']})
+                         results['variants']['best_of_s']['mpjpe_mm'],
+                     'fit/poses_per_s': results[TIMING_KEY]['poses_per_s']})
   writer.close()
   if config.eval.pictures:
     _pictures(workdir / 'pictures', es, out, pred_all, aggregates, model,
               cfg, fit_rng, head, lay, model_layout,
               int(config.eval.num_pictures))
-  _print_table(results)
+  print_table(results)
   return results
 
 

@@ -560,6 +560,7 @@ def make_fit_fn(*, score_fn: ScoreFn, sde: sde_lib.VPSDE, scale: float,
 
   fit_batch.num_traces = lambda: traces[0]
   fit_batch.batch_multiple = multiple
+  fit_batch.mesh = mesh
   fit_batch.config = cfg
   # For ahead-of-time compilation (benchmarks): jitted(rng, batch, params,
   # hparams).lower(...).compile().
@@ -677,13 +678,21 @@ def select_hypotheses(pose: np.ndarray, translation: np.ndarray,
 def fit_dataset(fit_batch, arrays: Mapping[str, np.ndarray], *,
                 batch_size: int, rng: jax.Array, params: Any,
                 hparams: Mapping[str, jax.Array] | None = None,
-                progress=None) -> dict[str, np.ndarray]:
+                progress=None, pad_to_batch: bool = False
+                ) -> dict[str, np.ndarray]:
   """Fits every pose of a dataset in fixed-shape batches.
 
   The last batch is padded (repeating its last row, masked) so it reuses
   the compiled function; padded rows are dropped from the output. The batch
   size is rounded up to a multiple of `fit_batch.batch_multiple` (the mesh
-  size), and down to the data size when the data is smaller.
+  size), and down to the data size when the data is smaller (unless
+  `pad_to_batch`).
+
+  With several processes (`jax.process_count() > 1`, a `fit_batch` built
+  with a mesh over all global devices) every process must call this with
+  the same `arrays`: each process feeds its contiguous share of every batch
+  (`parallel.process_rows`) to the global array, and every process gets the
+  full result back (`parallel.to_host`).
 
   Args:
     fit_batch: from `make_fit_fn`.
@@ -694,6 +703,10 @@ def fit_dataset(fit_batch, arrays: Mapping[str, np.ndarray], *,
     params: the score model's parameters.
     hparams: optional sweepable knobs (see `FitConfig.hparams`).
     progress: optional `progress.Progress` (updated in poses).
+    pad_to_batch: keep `batch_size` (rounded up to the mesh size) even for
+      fewer poses, so that calls with different pose counts (the chunks of
+      a big job, independent shards) share one compiled shape and give
+      bit-identical per-pose results.
 
   Returns:
     numpy dict: 'pose' [N, S, J, 3], 'translation' [N, S, 3], 'rotation'
@@ -705,8 +718,18 @@ def fit_dataset(fit_batch, arrays: Mapping[str, np.ndarray], *,
   if n == 0:
     raise ValueError('fit_dataset: no poses to fit')
   multiple = getattr(fit_batch, 'batch_multiple', 1)
-  batch_size = min(int(batch_size), n)
+  if not pad_to_batch:
+    batch_size = min(int(batch_size), n)
   batch_size = int(math.ceil(batch_size / multiple) * multiple)
+  mesh = getattr(fit_batch, 'mesh', None)
+  multi = mesh is not None and jax.process_count() > 1
+  if multi:
+    # Imported here: only multi-process runs need it.
+    from zedoi_jax import parallel  # pylint: disable=g-import-not-at-top
+    local = parallel.process_rows(batch_size)
+    if hparams is None:
+      hparams = fit_batch.default_hparams
+    rng, params, hparams = parallel.replicate((rng, params, hparams), mesh)
   ids = np.asarray(arrays.get('id', np.arange(n)), np.int32)
   fields = {k: np.asarray(arrays[k], np.float32)
             for k in ('keypoints', 'confidence', 'K')}
@@ -719,8 +742,13 @@ def fit_dataset(fit_batch, arrays: Mapping[str, np.ndarray], *,
              for k, v in fields.items()}
     batch['id'] = _pad_rows(ids[start:stop], batch_size)
     batch['mask'] = np.arange(batch_size) < stop - start
-    result = fit_batch(rng, batch, params, hparams)
-    result = jax.tree.map(np.asarray, result)
+    if multi:
+      batch = parallel.to_global({k: v[local] for k, v in batch.items()},
+                                 mesh)
+      result = parallel.to_host(fit_batch(rng, batch, params, hparams))
+    else:
+      result = jax.tree.map(np.asarray,
+                            fit_batch(rng, batch, params, hparams))
     for name in ('pose', 'translation', 'rotation', 'reproj_error',
                  'trajectory'):
       value = getattr(result, name)

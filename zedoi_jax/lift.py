@@ -11,18 +11,30 @@ warning); the image size comes from the JSON's images or
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
-reproj_error [N] px; joint_names), workdir/lifted.json (the same per pose,
-with units and frame spelled out) and, if `config.lift.pictures`, PNGs of
-3D skeletons and of the reprojection over the input 2D.
+reproj_error [N] px; joint_names; rows [N], each pose's row in the input),
+workdir/lifted.json (the same per pose, with units and frame spelled out)
+and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
+reprojection over the input 2D.
+
+Big inputs: poses are fitted in chunks of `config.parallel.chunk_size`,
+each written atomically under workdir/chunks, so a killed run restarted in
+the same workdir resumes; `config.parallel.shard_index/num_shards` lift only
+rows shard_index::num_shards and `python -m zedoi_jax.merge` joins the
+shards (docs/SCALING.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pathlib
+import time
 from typing import Any
+import warnings
+import zipfile
+import zlib
 
 from absl import logging
 import jax
@@ -31,6 +43,7 @@ import numpy as np
 
 from zedoi_jax import camera
 from zedoi_jax import fit
+from zedoi_jax import parallel
 from zedoi_jax import skeleton
 from zedoi_jax.errors import InputError
 
@@ -52,14 +65,17 @@ def load_camera(path: str) -> np.ndarray:
       doc = json.loads(p.read_text())
       k = np.asarray(doc['K'] if isinstance(doc, dict) else doc, np.float64)
     elif suffix in ('.txt', '.csv'):
-      k = np.loadtxt(p, delimiter=',' if suffix == '.csv' else None)
+      with warnings.catch_warnings():
+        # An empty file: validate_K below says what is wrong instead.
+        warnings.simplefilter('ignore', UserWarning)
+        k = np.loadtxt(p, delimiter=',' if suffix == '.csv' else None)
     else:
       raise InputError(f'unknown camera file type {suffix!r} (use .npy, '
                        '.json or .txt)', source=str(p), field='suffix')
-  except (ValueError, KeyError, OSError) as e:
+  except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
     if isinstance(e, InputError):
       raise
-    raise InputError(f'cannot read a 3x3 matrix: {e}', source=str(p),
+    raise InputError(f'cannot read a 3x3 matrix: {e!r}', source=str(p),
                      field='K') from e
   return camera.validate_K(k, source=str(p))
 
@@ -104,14 +120,18 @@ def load_input(path: str, layout: str, *, image_width: int = 0,
             raise InputError(f'npz holds {keys}; name the array '
                              "'keypoints'", source=src, field='keypoints')
           arr = z[field]
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile,
+            zlib.error) as e:
+      # Truncated or corrupt files fail inside numpy / zipfile / zlib.
       if isinstance(e, InputError):
         raise
-      raise InputError(f'cannot read the array: {e}', source=src,
+      raise InputError(f'cannot read the array: {e!r}', source=src,
                        field='array') from e
-    if not np.issubdtype(np.asarray(arr).dtype, np.number):
-      raise InputError(f'not numeric (dtype {arr.dtype})', source=src,
-                       field=field)
+    dtype = np.asarray(arr).dtype
+    if not (np.issubdtype(dtype, np.integer) or
+            np.issubdtype(dtype, np.floating)):
+      raise InputError(f'not a real numeric array (dtype {dtype})',
+                       source=src, field=field)
     arr = np.asarray(arr, np.float64)
     if arr.ndim == 2:
       arr = arr[None]
@@ -152,20 +172,42 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str) -> np.ndarray:
   return np.asarray(camera.default_K(wh[:, 0], wh[:, 1]), np.float32)
 
 
+def file_digest(path: str | os.PathLike) -> str:
+  """sha256 of a file's bytes (streamed): the identity of an input file."""
+  h = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      h.update(block)
+  return h.hexdigest()
+
+
 def lift(config: ml_collections.ConfigDict,
-         workdir: str | os.PathLike) -> dict[str, Any]:
+         workdir: str | os.PathLike, *,
+         stop_after_chunks: int | None = None) -> dict[str, Any]:
   """Lifts the 2D keypoints of `config.lift.input` to 3D.
+
+  Poses are fitted in resumable chunks of `config.parallel.chunk_size`
+  (workdir/chunks); with `config.parallel.num_shards` > 1 only rows
+  shard_index::num_shards are lifted (join shards with `zedoi_jax.merge`);
+  with several JAX processes all of them fit and process 0 writes.
 
   Args:
     config: the run config (mode 'lift').
     workdir: output folder.
+    stop_after_chunks: stop (raising `chunks.Interrupted`) after computing
+      this many chunks: simulates a killed run (tests).
 
   Returns:
-    {'num_poses', 'npz', 'json', 'pictures'} paths and counts.
+    {'num_poses', 'npz', 'json', 'pictures'} paths and counts (on process
+    0; other processes get {'process_index': i}).
   """
+  # Imported here: evaluate pulls in the dataset loaders.
+  from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
   from zedoi_jax.models import load  # pylint: disable=g-import-not-at-top
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  main = parallel.is_main_process()
+  if main:
+    workdir.mkdir(parents=True, exist_ok=True)
   lc = config.lift
   layout = skeleton.get_layout(lc.layout, source='config',
                                field='lift.layout').name
@@ -181,17 +223,44 @@ def lift(config: ml_collections.ConfigDict,
   cfg = fit.FitConfig.from_dict(dict(config.fit.to_dict(),
                                      layout=model_layout,
                                      trajectory_frames=0))
-  mesh = (jax.sharding.Mesh(np.array(jax.devices()), ('data',))
-          if jax.device_count() > 1 else None)
-  fit_batch = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
-                              scale=model.scale, cfg=cfg, mesh=mesh)
+  pc = config.parallel
+  num_rows_total = len(inputs['keypoints'])
+  rows = parallel.shard_rows(num_rows_total, int(pc.shard_index),
+                             int(pc.num_shards))
+  if not len(rows):
+    raise InputError(f'shard {pc.shard_index} of {pc.num_shards} gets no '
+                     f'rows ({num_rows_total} poses); use fewer shards',
+                     source='config', field='parallel.num_shards')
+  shard_inputs = {k: inputs[k][rows] for k in ('keypoints', 'confidence',
+                                               'K', 'id')}
+  model_info = evaluate.model_identity(model, config)
+  identity = {
+      'mode': 'lift', 'input': src, 'input_sha256': file_digest(src),
+      'layout': layout,
+      'camera': lc.camera or '',
+      'camera_sha256': file_digest(lc.camera) if lc.camera else '',
+      'image_size': [int(lc.image_width), int(lc.image_height)],
+      'model': model_info, 'fit': dataclasses.asdict(cfg),
+      'seed': int(config.seed),
+      'shard': [int(pc.shard_index), int(pc.num_shards)],
+      'num_rows_total': num_rows_total}
+  fit_batch = evaluate.make_mesh_fit_fn(model, cfg)
   rng = jax.random.fold_in(jax.random.key(config.seed), 2)
-  out = fit.fit_dataset(fit_batch, inputs, batch_size=cfg.batch_size,
-                        rng=rng, params=model.params)
+  t0 = time.perf_counter()
+  out = evaluate.fit_in_chunks(
+      fit_batch, shard_inputs, rows=rows, store_dir=workdir / 'chunks',
+      identity=identity, chunk_size=int(pc.chunk_size),
+      batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
+      rng=rng, params=model.params,
+      root_joints=skeleton.get_layout(model_layout).root_joints,
+      stop_after_chunks=stop_after_chunks)
+  seconds = time.perf_counter() - t0
+  if not main:
+    return {'process_index': jax.process_index()}
   pose = out['pose_min_reproj']
-  rows = np.arange(len(pose))
+  n = len(pose)
   trans = out['translation_min_reproj']
-  err = out['reproj_error'][rows, out['best_hypothesis']]
+  err = out['reproj_error'][np.arange(n), out['best_hypothesis']]
   names = list(skeleton.get_layout(model_layout).joint_names)
   npz_path = workdir / 'lifted.npz'
   np.savez_compressed(
@@ -199,7 +268,9 @@ def lift(config: ml_collections.ConfigDict,
       translation=trans.astype(np.float32),
       poses_3d_abs=(pose + trans[:, None]).astype(np.float32),
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
-      hypotheses_3d=out['pose'].astype(np.float32), K=inputs['K'])
+      hypotheses_3d=out['pose'].astype(np.float32),
+      K=shard_inputs['K'], rows=out['row'],
+      num_rows_total=np.int64(num_rows_total))
   doc = {
       'source': src, 'input_layout': layout, 'model_layout': model_layout,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
@@ -208,32 +279,40 @@ def lift(config: ml_collections.ConfigDict,
       'camera': lc.camera or 'default_K(image size) (assumed)',
       'fit_config': dataclasses.asdict(cfg),
       'nan_keypoints': int(inputs['num_nan']),
-      'poses': [{'name': data['names'][i],
+      'num_rows_total': num_rows_total,
+      'poses': [{'row': int(out['row'][i]),
+                 'name': data['names'][out['row'][i]],
                  'pose_3d': pose[i].round(5).tolist(),
                  'translation': trans[i].round(5).tolist(),
                  'reproj_error_px': round(float(err[i]), 3)}
-                for i in range(len(pose))],
+                for i in range(n)],
   }
+  if int(pc.num_shards) > 1:
+    doc['shard'] = {'index': int(pc.shard_index),
+                    'count': int(pc.num_shards)}
+  doc['timing'] = dict(out['timing'], seconds=seconds,
+                       devices=jax.device_count(),
+                       processes=jax.process_count())
   json_path = workdir / 'lifted.json'
   json_path.write_text(json.dumps(doc, indent=1) + '\n')
   pictures = []
   if lc.pictures:
     from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
-    num = max(1, min(int(config.eval.num_pictures), len(pose)))
+    num = max(1, min(int(config.eval.num_pictures), n))
     pictures.append(viz.skeleton_grid([pose[:num]], model_layout,
                                       workdir / 'lifted_3d.png',
                                       titles=['lifted 3D']))
     proj = np.asarray(camera.project(pose[:num] + trans[:num, None],
-                                     inputs['K'][:num]))
-    wh = data['image_wh'][0]
+                                     shard_inputs['K'][:num]))
+    wh = data['image_wh'][rows[0]]
     pictures.append(viz.reprojection_overlay(
-        inputs['keypoints'][:num], proj, model_layout,
+        shard_inputs['keypoints'][:num], proj, model_layout,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
-        confidence=inputs['confidence'][:num]))
+        confidence=shard_inputs['confidence'][:num]))
   logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
-               'wrote %s', len(pose), src, float(err.mean()), npz_path)
-  print(f'lifted {len(pose)} poses -> {npz_path}, {json_path} '
+               'wrote %s', n, src, float(err.mean()), npz_path)
+  print(f'lifted {n} poses -> {npz_path}, {json_path} '
         f'(mean reprojection error {float(err.mean()):.2f} px)')
-  return {'num_poses': len(pose), 'npz': str(npz_path),
+  return {'num_poses': n, 'npz': str(npz_path),
           'json': str(json_path), 'pictures': [str(p) for p in pictures]}

@@ -7,6 +7,10 @@ entry function of `config.mode`. Override any field with
   python -m zedoi_jax.main --config=configs/syrip.py --workdir=/tmp/syrip
   python -m zedoi_jax.main --config=configs/cmu_prior.py \
       --config.train.num_steps=2000 --workdir=/tmp/prior
+
+Several processes (docs/SCALING.md): on Cloud TPU, Slurm or Open MPI the
+launch is detected; elsewhere pass --config.parallel.coordinator_address,
+num_processes and process_id to every process.
 """
 
 import importlib
@@ -17,6 +21,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from zedoi_jax import parallel
 from zedoi_jax import runs
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -49,6 +54,14 @@ def main(argv):
   workdir = _WORKDIR.value or str(
       pathlib.Path('workdirs') /
       f'{pathlib.Path(config_path).stem}-{config.mode}')
+  # Before anything touches the devices: jax.distributed refuses to start
+  # once a backend exists.
+  pc = config.parallel
+  parallel.initialize(coordinator_address=pc.coordinator_address,
+                      num_processes=int(pc.num_processes),
+                      process_id=int(pc.process_id))
+  logging.info('process %d of %d', parallel.process_index(),
+               parallel.process_count())
   runs.start(config, workdir)
   module_name, fn_name = MODES[config.mode].split(':')
   entry = getattr(importlib.import_module(module_name), fn_name)

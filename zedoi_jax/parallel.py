@@ -42,6 +42,16 @@ def _cluster_env() -> str | None:
   return None
 
 
+def _cpu_collectives() -> None:
+  """Cross-process collectives on CPU need an implementation (gloo).
+
+  Set unconditionally: asking for the backend here (jax.default_backend())
+  would start it before jax.distributed, which then refuses to initialise;
+  the setting only affects the CPU client, so GPU/TPU runs are unchanged.
+  """
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+
+
 def initialize(*, coordinator_address: str = '', num_processes: int = 0,
                process_id: int = -1) -> bool:
   """Starts multi-controller JAX when asked for or when a cluster is found.
@@ -62,10 +72,7 @@ def initialize(*, coordinator_address: str = '', num_processes: int = 0,
           'an explicit coordinator_address needs num_processes >= 1 and '
           f'0 <= process_id < num_processes, got {num_processes}, '
           f'{process_id}')
-    if jax.default_backend() == 'cpu' or os.environ.get(
-        'JAX_PLATFORMS', '').startswith('cpu'):
-      # Cross-process collectives on CPU need an implementation.
-      jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+    _cpu_collectives()
     jax.distributed.initialize(coordinator_address=coordinator_address,
                                num_processes=num_processes,
                                process_id=process_id)
@@ -74,10 +81,21 @@ def initialize(*, coordinator_address: str = '', num_processes: int = 0,
     if env is None:
       return False
     logging.info('multi-process launch detected (%s)', env)
+    _cpu_collectives()
     jax.distributed.initialize()
   logging.info('jax.distributed: process %d of %d, %d global devices',
                jax.process_index(), jax.process_count(), jax.device_count())
   return True
+
+
+def process_index() -> int:
+  """This process's index (0 when single-process)."""
+  return jax.process_index()
+
+
+def process_count() -> int:
+  """Number of JAX processes in the job."""
+  return jax.process_count()
 
 
 def data_mesh() -> Mesh:
@@ -140,5 +158,35 @@ def to_host(tree):
       tree)
 
 
+def replicate(tree, mesh: Mesh):
+  """Host values (identical on every process) -> replicated global arrays.
+
+  jit with a replicated in-sharding over a multi-process mesh needs global
+  `jax.Array`s; numpy values and single-device arrays (e.g. loaded
+  parameters) are not accepted there. Typed PRNG keys go through their raw
+  key data.
+  """
+  sharding = replicated(mesh)
+
+  def one(x):
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(
+        x.dtype, jax.dtypes.prng_key):
+      impl = jax.random.key_impl(x)
+      data = one(jax.random.key_data(x))
+      return jax.random.wrap_key_data(data, impl=impl)
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda i: x[i])
+
+  return jax.tree.map(one, tree)
+
+
+def broadcast_from_main(value: np.ndarray) -> np.ndarray:
+  """Process 0's value of a small numpy array, on every process."""
+  if jax.process_count() == 1:
+    return np.asarray(value)
+  return np.asarray(multihost_utils.broadcast_one_to_all(np.asarray(value)))
+
+
 def is_main_process() -> bool:
+  """True on process 0, the one that writes files."""
   return jax.process_index() == 0
