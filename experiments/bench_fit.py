@@ -12,12 +12,28 @@ same machine (an upper bound for this MLP).
 
 `--prior`: '' = the shipped prior, a path = an exported prior, 'random' = a
 randomly initialised ScoreNet of configs/default.py's size (same cost).
+
+Scaling mode (`--devices`): one subprocess per device count (fake CPU
+devices via XLA_FLAGS=--xla_force_host_platform_device_count=D), batch
+sharded over a ('data',) mesh. Paper step counts make 65,536 poses take
+hours on a small CPU, so `--step_scale=k` runs IPO/OIL/init-sampler steps at
+500/k, 1000/k, 100/k (the paper's proportions) and again at twice that,
+fits time = fixed + per_unit * steps, and EXTRAPOLATES LINEARLY to the
+paper's counts (rows say so: 'extrapolated': true). Memory per pose: the
+compiled program's temporaries (XLA memory_analysis) / batch, and the
+subprocess's peak RSS.
+
+  python experiments/bench_fit.py --prior=random --devices=1,2,4,8 \
+      --n=1024,8192,65536 --step_scale=100 --out=/tmp/scale.jsonl
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import resource
+import subprocess
 import sys
 import time
 
@@ -49,6 +65,15 @@ _DENOISE = flags.DEFINE_enum('denoise', fit.FitConfig.denoise,
 _OUT = flags.DEFINE_string('out', '', 'Append JSON lines here.')
 _SHARD = flags.DEFINE_bool('shard', True,
                            'Shard the batch over all devices when > 1.')
+_DEVICES = flags.DEFINE_list(
+    'devices', [], 'Scaling mode: fake CPU device counts, one subprocess '
+    'each (e.g. 1,2,4,8).')
+_STEP_SCALE = flags.DEFINE_integer(
+    'step_scale', 0, 'Scaling mode: run the paper step counts / this (and '
+    'twice that) and extrapolate linearly; 0 = run --ipo/--oil/--init as '
+    'given.')
+_MAX_BATCH = flags.DEFINE_integer(
+    'max_batch', 65536, 'Poses per compiled call (N is split into calls).')
 
 
 def _model():
@@ -107,9 +132,112 @@ def _inputs(n: int):
           'id': np.arange(n, dtype=np.int32), 'mask': np.ones(n, bool)}
 
 
+def _spawn_devices(argv) -> None:
+  """Reruns this script once per device count, in fresh processes."""
+  rest = list(argv[1:])
+  flags_in = [a for a in sys.argv[1:] if not a.startswith('--devices')]
+  for d in _DEVICES.value:
+    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=(
+        f'--xla_force_host_platform_device_count={int(d)}'))
+    print(f'# {d} device(s)', flush=True)
+    subprocess.run([sys.executable, __file__, *flags_in, *rest], env=env,
+                   check=True)
+
+
+def _timed_run(fit_batch, params, n: int, rng):
+  """Compiles and runs N poses (in calls of <= max_batch); returns
+  (compile_s, run_s, temp_bytes, batch, reproj_error)."""
+  b = min(n, _MAX_BATCH.value)
+  b = int(np.ceil(b / fit_batch.batch_multiple) * fit_batch.batch_multiple)
+  inputs = _inputs(b)
+  t0 = time.perf_counter()
+  compiled = fit_batch.jitted.lower(rng, inputs, params,
+                                    fit_batch.default_hparams).compile()
+  compile_s = time.perf_counter() - t0
+  temp = None
+  try:
+    mem = compiled.memory_analysis()
+    temp = int(mem.temp_size_in_bytes + mem.output_size_in_bytes +
+               mem.argument_size_in_bytes)
+  except (AttributeError, NotImplementedError):  # backend without it
+    pass
+  calls = -(-n // b)
+  # Best of a few repeats for short runs (timer noise); one for long ones.
+  run_s = float('inf')
+  for _ in range(3 if n <= 8192 else 1):
+    t0 = time.perf_counter()
+    for _ in range(calls):
+      out = compiled(rng, inputs, params, fit_batch.default_hparams)
+      jax.block_until_ready(out)
+    run_s = min(run_s, time.perf_counter() - t0)
+  return compile_s, run_s, temp, b, float(np.mean(np.asarray(
+      out.reproj_error)))
+
+
+def _scaling(score_fn, params, sde, scale, source, flops):
+  """Per-step cost at reduced step counts, extrapolated to the paper's."""
+  k = _STEP_SCALE.value
+  devices = jax.device_count()
+  mesh = (jax.sharding.Mesh(np.array(jax.devices()), ('data',))
+          if devices > 1 else None)
+  rng = jax.random.key(0)
+  paper = {'ipo': 500, 'oil': 1000, 'init': 100}
+  for n_str in _N.value:
+    n = int(n_str)
+    runs = []
+    for mult in (1, 2):
+      steps = {name: max(1, v * mult // k) for name, v in paper.items()}
+      cfg = fit.FitConfig(ipo_steps=steps['ipo'], oil_steps=steps['oil'],
+                          solve_t_last=min(50, steps['oil']),
+                          init_sample_steps=steps['init'],
+                          num_hypotheses=_HYP.value,
+                          denoise=_DENOISE.value)
+      fit_batch = fit.make_fit_fn(score_fn=score_fn, sde=sde, scale=scale,
+                                  cfg=cfg, mesh=mesh)
+      runs.append((steps, _timed_run(fit_batch, params, n, rng)))
+    (s1, r1), (s2, r2) = runs
+    units = [s['oil'] for s in (s1, s2)]  # proportional to every count
+    per_unit = (r2[1] - r1[1]) / (units[1] - units[0])
+    fixed = max(r1[1] - per_unit * units[0], 0.0)
+    paper_s = fixed + per_unit * paper['oil']
+    calls = paper['oil'] + paper['init']
+    work = n * _HYP.value * calls * flops
+    row = {
+        'n': n, 'devices': devices, 'batch_per_call': r1[3],
+        'num_hypotheses': _HYP.value,
+        'measured_steps': [s1, s2], 'measured_run_s': [round(r1[1], 3),
+                                                         round(r2[1], 3)],
+        'compile_s': [round(r1[0], 2), round(r2[0], 2)],
+        'extrapolated': True,
+        'note': ('poses_per_s at paper step counts (IPO 500, OIL 1000, '
+                 'init 100), extrapolated linearly from the two measured '
+                 'step counts'),
+        'seconds_per_oil_step': per_unit, 'fixed_s': fixed,
+        'paper_run_s': paper_s, 'poses_per_s': n / paper_s,
+        'score_net_flops_per_call': flops,
+        'achieved_gflops': work / paper_s / 1e9,
+        # memory_analysis describes one device's program (SPMD): x devices.
+        'xla_bytes_per_pose': (r2[2] * devices / r1[3] if r2[2] else None),
+        'peak_rss_mb': resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss / 1024,
+        'reproj_error_px': r2[4], 'prior': source,
+        'device': str(jax.devices()[0].platform),
+    }
+    line = json.dumps(row)
+    print(line, flush=True)
+    if _OUT.value:
+      with open(_OUT.value, 'a') as f:
+        f.write(line + '\n')
+
+
 def main(argv):
-  del argv
+  if _DEVICES.value:
+    _spawn_devices(argv)
+    return
   score_fn, params, sde, scale, kwargs, source = _model()
+  if _STEP_SCALE.value:
+    _scaling(score_fn, params, sde, scale, source, _flops_per_call(kwargs))
+    return
   flops = _flops_per_call(kwargs)
   cfg = fit.FitConfig(ipo_steps=_IPO.value, oil_steps=_OIL.value,
                       solve_t_last=min(50, _OIL.value),
