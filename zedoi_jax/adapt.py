@@ -61,6 +61,7 @@ from zedoi_jax import augment
 from zedoi_jax import checkpoint
 from zedoi_jax import errors
 from zedoi_jax import losses
+from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import sde as sde_lib
 from zedoi_jax import train
@@ -305,6 +306,8 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                                    ratio=float(adapt_cfg.augment_ratio))
     data = (poses, generated)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+  mesh = train.data_parallel_mesh(batch_size)
+  sharding = parallel.batch_sharding(mesh) if mesh else None
 
   control_kwargs = None
   rules = None
@@ -323,7 +326,7 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                                   ema_rate=train_cfg['ema_rate'],
                                   batch_size=batch_size,
                                   augment_fn=augment_fn, eps_fn=eps_fn,
-                                  batch_fn=batch_fn)
+                                  batch_fn=batch_fn, batch_sharding=sharding)
 
     def init_params():
       return control.init_control_params(prior_params, model_kwargs,
@@ -346,7 +349,7 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                                   ema_rate=train_cfg['ema_rate'],
                                   batch_size=batch_size,
                                   augment_fn=augment_fn, model=model,
-                                  batch_fn=batch_fn)
+                                  batch_fn=batch_fn, batch_sharding=sharding)
   # The prior is an argument, not a closure constant: it is not baked into
   # the compiled step, and `frozen` is never differentiated.
   train_step = jax.jit(step)
@@ -369,6 +372,7 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
           f'{saved.get("prior_fingerprint")}, not {prior_fp} ({prior_dir}); '
           'use a fresh --workdir', source=str(checkpointer.directory),
           field='prior_fingerprint')
+    state, data, frozen = train.place_for_training(mesh, state, data, frozen)
     num_trainable = score_net.count_params(state['params'])
     if rules is not None:
       labels = partition_labels(state['params'], rules)

@@ -151,7 +151,8 @@ def make_batch_fn(*, augment_fn: Callable[[jax.Array, jax.Array], jax.Array]
 def make_train_step(*, sde: sde_lib.VPSDE, tx: optax.GradientTransformation,
                     ema_rate: float, batch_size: int,
                     augment_fn=None, model=None, eps_fn: EpsFn | None = None,
-                    batch_fn=None) -> Callable[..., tuple[State, dict]]:
+                    batch_fn=None, batch_sharding=None
+                    ) -> Callable[..., tuple[State, dict]]:
   """The DSM train step for the prior (or, with `eps_fn`, an adaptation).
 
   Args:
@@ -167,6 +168,9 @@ def make_train_step(*, sde: sde_lib.VPSDE, tx: optax.GradientTransformation,
     batch_fn: overrides the default sampler `make_batch_fn(augment_fn,
       batch_size)`: `batch_fn(poses, rng) -> x0 [B, J, 3]` (e.g. to mix two
       pose sets; `poses` may then be any pytree).
+    batch_sharding: optional `jax.sharding.Sharding` of the drawn batch
+      (data parallelism: the batch axis split over a ('data',) mesh, the
+      state replicated; jit then all-reduces the gradients).
 
   Returns:
     Pure `train_step(state, poses, base_rng, frozen=None) -> (state,
@@ -191,6 +195,8 @@ def make_train_step(*, sde: sde_lib.VPSDE, tx: optax.GradientTransformation,
     rng = jax.random.fold_in(base_rng, state['step'])
     b_rng, l_rng = jax.random.split(rng)
     x0 = batch_fn(poses, b_rng)
+    if batch_sharding is not None:
+      x0 = jax.lax.with_sharding_constraint(x0, batch_sharding)
     return update(state, frozen, x0, l_rng)
 
   return train_step

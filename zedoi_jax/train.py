@@ -40,6 +40,7 @@ from zedoi_jax import augment
 from zedoi_jax import checkpoint
 from zedoi_jax import errors
 from zedoi_jax import losses
+from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import sde as sde_lib
 from zedoi_jax.data import prior_data
@@ -113,6 +114,29 @@ def restore_or_init(checkpointer: checkpoint.TrainCheckpointer,
   state, record = checkpointer.restore(latest, abstract)
   logging.info('resumed from %s step %d', checkpointer.directory, latest)
   return state, record
+
+
+def data_parallel_mesh(batch_size: int) -> jax.sharding.Mesh | None:
+  """The ('data',) mesh to split training batches over, or None.
+
+  None on one device, or when `batch_size` does not split evenly over the
+  devices (with a warning): the run then stays on one device.
+  """
+  n = jax.device_count()
+  if n == 1:
+    return None
+  if batch_size % n:
+    logging.warning('batch size %d does not split over %d devices; '
+                    'training on one device', batch_size, n)
+    return None
+  return parallel.data_mesh()
+
+
+def place_for_training(mesh: jax.sharding.Mesh | None, *trees):
+  """Replicates state / data over `mesh` (no-op without a mesh)."""
+  if mesh is None:
+    return trees
+  return tuple(jax.device_put(t, parallel.replicated(mesh)) for t in trees)
 
 
 def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
@@ -310,9 +334,11 @@ def train_prior(config: ml_collections.ConfigDict,
       grad_clip=train_cfg['grad_clip'],
       weight_decay=train_cfg['weight_decay'])
   augment_fn = augment.make_augment_fn(layout='h36m17', **aug_kwargs)
+  mesh = data_parallel_mesh(int(train_cfg['batch_size']))
   train_step = jax.jit(losses.make_train_step(
       model=model, sde=sde, tx=tx, ema_rate=train_cfg['ema_rate'],
-      augment_fn=augment_fn, batch_size=int(train_cfg['batch_size'])))
+      augment_fn=augment_fn, batch_size=int(train_cfg['batch_size']),
+      batch_sharding=parallel.batch_sharding(mesh) if mesh else None))
 
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
 
@@ -325,6 +351,7 @@ def train_prior(config: ml_collections.ConfigDict,
       save_interval_steps=max(1, int(train_cfg['checkpoint_every'])))
   try:
     state, _ = restore_or_init(checkpointer, init_fn)
+    state, poses = place_for_training(mesh, state, poses)
     logging.info('ScoreNet %s: %d parameters; starting at step %d',
                  model_kwargs, score_net.count_params(state['params']),
                  int(state['step']))
