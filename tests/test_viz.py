@@ -31,6 +31,16 @@ class VizTest(absltest.TestCase):
       viz.skeleton_grid([self.poses, self.poses[:1]], 'h36m17',
                         self.tmp / 'x.png')
 
+  def test_single_set_wraps_into_rows(self):
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    poses = np.random.default_rng(2).normal(size=(6, 17, 3)) * 0.3
+    path = viz.skeleton_grid([poses], 'h36m17', self.tmp / 'one.png',
+                             titles=['lifted'])
+    self.assert_png(path)
+    width, height = Image.open(path).size
+    # 6 poses: 2 rows of 4 columns, wider than tall (not a 6-row column).
+    self.assertGreater(width, height)
+
   def test_reprojection_overlay(self):
     kp = np.random.default_rng(1).uniform(0, 400, (3, 12, 2))
     conf = np.ones((3, 12))
@@ -41,6 +51,39 @@ class VizTest(absltest.TestCase):
                                              confidence=conf))
     with self.assertRaisesRegex(ValueError, 'shape'):
       viz.reprojection_overlay(kp, kp[None], 'syrip12', self.tmp / 's.png')
+    # One image size per pose; a wrong count is refused.
+    self.assert_png(viz.reprojection_overlay(
+        kp, kp + 3, 'syrip12', self.tmp / 'p.png',
+        image_wh=[(640, 480), (1280, 720), (0, 0)]))
+    with self.assertRaisesRegex(ValueError, 'image_wh'):
+      viz.reprojection_overlay(kp, kp, 'syrip12', self.tmp / 'w.png',
+                               image_wh=[(640, 480)] * 2)
+
+  def test_trajectory_titles_carry_the_error(self):
+    # The frame titles report the root-centred MPJPE against the ground
+    # truth; read them back from the figure before it is closed.
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+    gt = self.poses[0]
+    # Frame 1: shifted (centring removes it: 0 mm); frame 2: one joint
+    # 0.17 m off -> 10 mm over 17 joints, less the root's share.
+    moved = gt.copy()
+    moved[5] += np.array([0.17, 0.0, 0.0])
+    traj = np.stack([gt + 0.1, moved])
+    titles = []
+    real_close = plt.close
+
+    def spy(fig=None):
+      if fig is not None and hasattr(fig, 'axes'):
+        titles.extend(ax.get_title() for ax in fig.axes)
+      real_close(fig)
+
+    plt.close = spy
+    try:
+      viz.trajectory_figure(traj, gt, self.tmp / 'tt.png')
+    finally:
+      plt.close = real_close
+    self.assertEqual([t.split('\n')[1] for t in titles if t],
+                     ['0 mm', '10 mm'])
 
   def test_trajectory_with_gif(self):
     traj = self.poses[0] * np.linspace(0.5, 1.0, 5)[:, None, None]
