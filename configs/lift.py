@@ -33,7 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
   config.fit.t_max = 0.2
-  # Hypotheses per pose; the one with the lowest reprojection error is kept.
+  # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256
   return config

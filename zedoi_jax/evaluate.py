@@ -422,13 +422,14 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
   lay = skeleton.get_layout(base['evaluation_layout'])
   variants = score(pred_poses, {'min_reproj': pred_min_reproj,
                                 'mean': pred_mean}, gt, lay.root_joints)
-  head = variants['min_reproj']
+  head = variants['mean']
   results = dict(base)
   results.update({
       'num_poses': int(len(gt)),
       'num_hypotheses': int(pred_poses.shape[1]),
-      'headline': ('min_reproj: per pose the hypothesis with the lowest '
-                   'reprojection error (no ground truth used)'),
+      'headline': ('mean: per pose the joint-wise mean of the root-centred '
+                   'hypotheses (no ground truth used; with S = 1 the only '
+                   'hypothesis)'),
       'mpjpe_mm': head['mpjpe_mm'], 'pa_mpjpe_mm': head['pa_mpjpe_mm'],
       'per_joint_mpjpe_mm': head['per_joint_mpjpe_mm'],
       'joint_names': list(lay.joint_names),
@@ -588,7 +589,7 @@ def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
   from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
   num = max(1, min(num, len(es.gt)))
   pick = np.arange(num)
-  viz.skeleton_grid([es.gt[pick], aggregates['min_reproj'][pick]],
+  viz.skeleton_grid([es.gt[pick], aggregates['mean'][pick]],
                     es.eval_layout, folder / 'gt_vs_pred.png',
                     titles=['ground truth', 'prediction'])
   viz.per_joint_error_bars(head['per_joint_mpjpe_mm'], lay.joint_names,
@@ -605,7 +606,7 @@ def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
                            confidence=es.inputs['confidence'][pick])
   # Trajectories: refit a few poses, keeping thinned OIL frames.
   few = pick[:min(3, num)]
-  frames = min(12, cfg.oil_steps)
+  frames = min(cfg.trajectory_frames or 12, cfg.oil_steps)
   traj_fit = fit.make_fit_fn(
       score_fn=model.score_fn, sde=model.sde, scale=model.scale,
       cfg=dataclasses.replace(cfg, trajectory_frames=frames,

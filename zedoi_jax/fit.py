@@ -664,7 +664,9 @@ def select_hypotheses(pose: np.ndarray, translation: np.ndarray,
   Returns:
     {'best_hypothesis' [N] (lowest reprojection error), 'pose_min_reproj'
     [N, J, 3], 'translation_min_reproj' [N, 3], 'pose_mean' [N, J, 3]
-    (joint-wise mean of the root-centred hypotheses)}.
+    (joint-wise mean of the root-centred hypotheses), 'translation_mean'
+    [N, 3] (mean of the hypotheses' root positions)}. On SyRIP the mean is
+    the better non-oracle pick when S > 1 (experiments/RESULTS.md).
   """
   best = np.argmin(np.nan_to_num(reproj_error, nan=np.inf), axis=1)
   rows = np.arange(pose.shape[0])
@@ -672,7 +674,8 @@ def select_hypotheses(pose: np.ndarray, translation: np.ndarray,
   return {'best_hypothesis': best.astype(np.int32),
           'pose_min_reproj': pose[rows, best],
           'translation_min_reproj': translation[rows, best],
-          'pose_mean': centred.mean(1)}
+          'pose_mean': centred.mean(1),
+          'translation_mean': translation.mean(1)}
 
 
 def fit_dataset(fit_batch, arrays: Mapping[str, np.ndarray], *,

@@ -181,6 +181,15 @@ def file_digest(path: str | os.PathLike) -> str:
   return h.hexdigest()
 
 
+def _reprojection_error(pose_abs: np.ndarray,
+                        inputs: dict[str, np.ndarray]) -> np.ndarray:
+  """Confidence-weighted mean pixel error [N] of camera-frame poses."""
+  proj = np.asarray(camera.project(pose_abs, inputs['K']))
+  d = np.linalg.norm(proj - inputs['keypoints'], axis=-1)
+  w = inputs['confidence']
+  return (w * d).sum(-1) / np.maximum(w.sum(-1), 1e-8)
+
+
 def lift(config: ml_collections.ConfigDict,
          workdir: str | os.PathLike, *,
          stop_after_chunks: int | None = None) -> dict[str, Any]:
@@ -257,10 +266,13 @@ def lift(config: ml_collections.ConfigDict,
   seconds = time.perf_counter() - t0
   if not main:
     return {'process_index': jax.process_index()}
-  pose = out['pose_min_reproj']
+  # The joint-wise mean of the hypotheses (the better non-oracle pick on
+  # SyRIP when S > 1; with S = 1 the only hypothesis), placed at the mean
+  # of their root positions.
+  pose = out['pose_mean']
   n = len(pose)
-  trans = out['translation_min_reproj']
-  err = out['reproj_error'][np.arange(n), out['best_hypothesis']]
+  trans = out['translation_mean']
+  err = _reprojection_error(pose + trans[:, None], shard_inputs)
   names = list(skeleton.get_layout(model_layout).joint_names)
   npz_path = workdir / 'lifted.npz'
   np.savez_compressed(
@@ -275,7 +287,7 @@ def lift(config: ml_collections.ConfigDict,
       'source': src, 'input_layout': layout, 'model_layout': model_layout,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
       'frame': FRAME, 'num_hypotheses': cfg.num_hypotheses,
-      'selection': 'hypothesis with the lowest reprojection error',
+      'selection': 'joint-wise mean of the hypotheses',
       'camera': lc.camera or 'default_K(image size) (assumed)',
       'fit_config': dataclasses.asdict(cfg),
       'nan_keypoints': int(inputs['num_nan']),
@@ -304,7 +316,7 @@ def lift(config: ml_collections.ConfigDict,
                                       titles=['lifted 3D']))
     proj = np.asarray(camera.project(pose[:num] + trans[:num, None],
                                      shard_inputs['K'][:num]))
-    wh = data['image_wh'][rows[0]]
+    wh = np.asarray(data['image_wh'])[out['row'][:num]]
     pictures.append(viz.reprojection_overlay(
         shard_inputs['keypoints'][:num], proj, model_layout,
         workdir / 'lifted_reprojection.png',
