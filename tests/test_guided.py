@@ -85,6 +85,37 @@ class GuidedTest(absltest.TestCase):
     ratios = guided.bone_ratios(np.concatenate([pose, scaled]))
     self.assertAlmostEqual(ratios['thigh/shin']['std'], 0.0, places=5)
 
+  def test_quality_posture_change_and_symmetry(self):
+    rs = np.random.RandomState(0)
+    half = rs.randn(9, 3) * 0.1
+    # A left/right symmetric pose: mirror joints are x-negated copies.
+    layout = guided.skeleton.get_layout('h36m17')
+    pose = np.zeros((17, 3), np.float32)
+    for j in range(17):
+      pose[j] = half[j % 9]
+    for j in range(17):
+      if j in layout.left_joints:
+        pose[j] = pose[layout.flip_index[j]] * np.array([-1.0, 1.0, 1.0])
+    # Mid-line joints (pelvis, spine, thorax, neck, head) on the x = 0 plane.
+    pose[[0, 7, 8, 9, 10], 0] = 0.0
+    pose -= pose[0]
+    sym = np.stack([pose, pose])
+    stretched = sym.copy()
+    # Longer left shin only: the symmetry error must notice it.
+    left_knee, left_ankle = 5, 6
+    stretched[:, left_ankle] += 0.5 * (stretched[:, left_ankle] -
+                                       stretched[:, left_knee])
+    q = guided.quality(sym, sym, sym, sym)
+    self.assertAlmostEqual(q['to_source_mm'], 0.0, places=4)
+    self.assertAlmostEqual(q['symmetry_error']['generated'], 0.0, places=5)
+    self.assertAlmostEqual(q['nearest_infant_mm']['generated'], 0.0,
+                           places=3)
+    q = guided.quality(stretched, sym, sym, sym)
+    self.assertGreater(q['symmetry_error']['generated'], 0.01)
+    self.assertAlmostEqual(q['symmetry_error']['source_rescaled'], 0.0,
+                           places=5)
+    self.assertGreater(q['to_source_mm'], 1.0)
+
 
 if __name__ == '__main__':
   absltest.main()

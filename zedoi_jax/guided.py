@@ -131,16 +131,33 @@ def bone_ratios(poses: np.ndarray) -> dict[str, dict[str, float]]:
   return out
 
 
+def _root(poses: np.ndarray) -> np.ndarray:
+  return np.asarray(skeleton.root_center(np.asarray(poses, np.float32),
+                                         LAYOUT))
+
+
 def quality(generated: np.ndarray, sources: np.ndarray, infant: np.ndarray,
             adult: np.ndarray) -> dict[str, Any]:
   """Quality measures of generated poses (all [N, 17, 3] metres).
 
   Returns:
-    bone-length ratios of generated / infant / adult / rescaled source poses,
-    and the mean distance (mm, mean joint distance, root-relative) of each
-    generated pose and of its (rescaled) source to the nearest infant pose.
+    bone-length ratios of generated / infant / adult / rescaled source poses;
+    the mean distance (mm, mean joint distance, root-relative) of each
+    generated pose and of its (rescaled) source to the nearest infant pose;
+    'to_source_mm': mean joint distance of each generated pose to its own
+    source (how much posture the conversion changed); 'symmetry_error':
+    mean relative left/right bone-length difference of each set (the
+    nearest-infant distance does not see bone-length noise).
   """
   return {
+      'to_source_mm': float(1000 * np.linalg.norm(
+          _root(generated) - _root(sources), axis=-1).mean()),
+      'symmetry_error': {
+          name: float(sampling.symmetry_error(p, LAYOUT)['mean'])
+          for name, p in (('generated', generated), ('infant_syrip_train',
+                                                     infant),
+                          ('adult_cmu', adult), ('source_rescaled', sources))
+      },
       'bone_ratios': {
           'generated': bone_ratios(generated),
           'infant_syrip_train': bone_ratios(infant),
@@ -253,3 +270,7 @@ def _print_table(stats: dict[str, Any]) -> None:
   print(f'nearest infant pose (mm): source {d["source_rescaled"]:.1f}, '
         f'generated {d["generated"]:.1f}, infant test->train '
         f'{d["infant_test_to_train"]:.1f}')
+  sym = stats['symmetry_error']
+  print('left/right bone-length difference: ' + ', '.join(
+      f'{c} {sym[c]:.3f}' for c in cols) +
+        f'; generated to source {stats["to_source_mm"]:.1f} mm')
