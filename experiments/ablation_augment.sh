@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Guided-augmentation ablation (experiments/results_augment.md): SyRIP test
+# Guided-augmentation ablation (experiments/RESULTS.md): SyRIP test
 # MPJPE / PA-MPJPE (GT 2D, the 200 train200 images) for the control branch
 # and the fine-tuned prior, adapted with and without the generated
 # infant-like poses, at several infant training-set sizes.

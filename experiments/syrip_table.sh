@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SyRIP results table (experiments/results_syrip.md): every row, GT and
+# SyRIP results table (experiments/RESULTS.md): every row, GT and
 # FiDIP 2D, on the SyRIP test split (the 200 train200 images, ZeDO-i
 # protocol). Run from the repository root; each run writes its own workdir.
 #

@@ -33,7 +33,7 @@ spread). `adapt.data_scale` > 0 replaces this with the adaptation's own
 scale, exported as its model.json 'scale' (the fit multiplies model units by
 it): e.g. 0.37 shows the prior infant poses at adult size, so the branch
 learns the infant shape rather than a 2.7x change of size. Measured in
-experiments/results_syrip.md.
+experiments/RESULTS.md.
 
 Training settings: `config.adapt` (method, num_steps, batch_size,
 learning_rate, data options) and, shared with prior training,
