@@ -58,6 +58,7 @@ from zedoi_jax import occlusion as occlusion_lib
 from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import skeleton
+from zedoi_jax import train
 from zedoi_jax.errors import InputError
 
 SYRIP_NOTE = ('SyRIP 3D ground truth is weak: hand-corrected output of a '
@@ -75,16 +76,6 @@ METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
                'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
                'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
                'reproj_error_px')
-
-
-def data_root(root: str) -> pathlib.Path:
-  """config.data.root, else $ZEDOI_DATA, else ../shared/data."""
-  if root:
-    return pathlib.Path(root)
-  env = os.environ.get('ZEDOI_DATA')
-  if env:
-    return pathlib.Path(env)
-  return pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 
 
 @dataclasses.dataclass
@@ -474,7 +465,7 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   model_layout = model.meta.get('layout', 'h36m17')
   cfg = fit.FitConfig.from_dict(dict(config.fit.to_dict(),
                                      layout=model_layout))
-  root = data_root(config.data.root)
+  root = train.default_data_root(config.data.root)
   name = config.data.name
   if name == 'syrip':
     es = load_syrip_set(root, split=config.data.split,
