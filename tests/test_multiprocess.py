@@ -16,8 +16,10 @@ import sys
 import tempfile
 
 from absl.testing import absltest
+import chex
 import numpy as np
 
+from zedoi_jax import checkpoint
 from zedoi_jax import evaluate
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
@@ -32,6 +34,48 @@ def _free_port() -> int:
   with socket.socket() as s:
     s.bind(('localhost', 0))
     return s.getsockname()[1]
+
+
+def _env() -> dict:
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  # As tests/conftest.py: compile speed over run speed (and the same
+  # compiled code as the single-process reference).
+  env.update(JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO),
+             JAX_DISABLE_MOST_OPTIMIZATIONS='true')
+  return env
+
+
+def _run_two_processes(args, per_process, test) -> list[str]:
+  """Runs `python -m zedoi_jax.main *args *per_process[i]` as 2 processes
+  with a localhost coordinator; fails `test` unless both exit 0."""
+  port = _free_port()
+  procs, logs = [], []
+  for i in range(2):
+    logs.append(tempfile.TemporaryFile(mode='w+'))
+    procs.append(subprocess.Popen(
+        [sys.executable, '-m', 'zedoi_jax.main', *args, per_process[i],
+         f'--config.parallel.coordinator_address=localhost:{port}',
+         '--config.parallel.num_processes=2',
+         f'--config.parallel.process_id={i}'],
+        cwd=REPO, env=_env(), stdout=logs[i], stderr=subprocess.STDOUT))
+  try:
+    for p in procs:
+      p.wait(timeout=TIMEOUT_S)
+  except subprocess.TimeoutExpired:
+    pass
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+        p.wait()
+  outputs = []
+  for f in logs:
+    f.seek(0)
+    outputs.append(f.read()[-3000:])
+    f.close()
+  for i, p in enumerate(procs):
+    test.assertEqual(p.returncode, 0, f'process {i} failed:\n{outputs[i]}')
+  return outputs
 
 
 def _overrides(prior) -> dict:
@@ -55,42 +99,10 @@ class MultiProcessTest(absltest.TestCase):
     self.addCleanup(tmpdir.cleanup)
     tmp = pathlib.Path(tmpdir.name)
     prior = export_tiny_prior(tmp / 'prior')
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-    # As tests/conftest.py: compile speed over run speed (and the same
-    # compiled code as the single-process reference below).
-    env.update(JAX_PLATFORMS='cpu', PYTHONPATH=str(REPO),
-               JAX_DISABLE_MOST_OPTIMIZATIONS='true')
     flags = [f'--config.{k}={v}' for k, v in _overrides(prior).items()]
-    procs = []
-    logs = []
-    for i in range(2):
-      logs.append(tempfile.TemporaryFile(mode='w+'))
-      procs.append(subprocess.Popen(
-          [sys.executable, '-m', 'zedoi_jax.main',
-           '--config=configs/default.py', f'--workdir={tmp / f"proc{i}"}',
-           f'--config.parallel.coordinator_address=localhost:{port}',
-           '--config.parallel.num_processes=2',
-           f'--config.parallel.process_id={i}', *flags],
-          cwd=REPO, env=env, stdout=logs[i], stderr=subprocess.STDOUT))
-    try:
-      for p in procs:
-        p.wait(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-      pass
-    finally:
-      for p in procs:
-        if p.poll() is None:
-          p.kill()
-          p.wait()
-    outputs = []
-    for f in logs:
-      f.seek(0)
-      outputs.append(f.read()[-3000:])
-      f.close()
-    for i, p in enumerate(procs):
-      self.assertEqual(p.returncode, 0,
-                       f'process {i} failed:\n{outputs[i]}')
+    outputs = _run_two_processes(
+        ['--config=configs/default.py', *flags],
+        [f'--workdir={tmp / f"proc{i}"}' for i in range(2)], self)
     self.assertIn('process 1 of 2', outputs[1])
 
     # Only process 0 writes: process 1's workdir holds no files.
@@ -120,6 +132,29 @@ class MultiProcessTest(absltest.TestCase):
           np.testing.assert_array_equal(got[k], want[k], err_msg=k)
     self.assertAlmostEqual(results['mpjpe_mm'], ref['mpjpe_mm'], places=1)
     self.assertEqual(results['num_poses'], NUM_POSES)
+
+
+  def test_two_process_training_matches_one(self):
+    # Both processes share one workdir, as on a cluster's shared file
+    # system: Orbax coordinates the checkpoint and export saves.
+    tmpdir = tempfile.TemporaryDirectory()
+    self.addCleanup(tmpdir.cleanup)
+    tmp = pathlib.Path(tmpdir.name)
+    args = ['--config=configs/test.py', '--config.mode=train_prior',
+            '--config.data.name=synthetic', '--config.progress=False']
+    workdir = f'--workdir={tmp / "multi"}'
+    _run_two_processes(args, [workdir, workdir], self)
+    single = subprocess.run(
+        [sys.executable, '-m', 'zedoi_jax.main', *args,
+         f'--workdir={tmp / "single"}'], cwd=REPO, env=_env(),
+        capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    self.assertEqual(single.returncode, 0, single.stderr[-3000:])
+    got, meta = checkpoint.load_model(tmp / 'multi' / 'model')
+    want, _ = checkpoint.load_model(tmp / 'single' / 'model')
+    self.assertEqual(meta['training']['steps'], 4)
+    chex.assert_trees_all_close(got, want, rtol=1e-4, atol=1e-5)
+    self.assertIsNotNone(checkpoint.TrainCheckpointer(tmp / 'multi')
+                         .latest_step())
 
 
 if __name__ == '__main__':

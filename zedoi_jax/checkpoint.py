@@ -132,11 +132,14 @@ def export_model(directory: str | os.PathLike, params: Any,
   params = jax.tree.map(np.asarray, params)
   meta = dict(meta, format_version=FORMAT_VERSION,
               fingerprint=fingerprint(params))
+  # Every process takes part in the Orbax save (it coordinates them); only
+  # process 0 writes model.json.
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(directory / PARAMS_DIR, params, force=True)
-  tmp = directory / (MODEL_JSON + '.tmp')
-  tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + '\n')
-  tmp.replace(directory / MODEL_JSON)
+  if jax.process_index() == 0:
+    tmp = directory / (MODEL_JSON + '.tmp')
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + '\n')
+    tmp.replace(directory / MODEL_JSON)
   return directory
 
 
