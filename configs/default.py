@@ -119,10 +119,12 @@ def get_config() -> ml_collections.ConfigDict:
 
   # ----------------------------------------------------------- init models
   config.init = ml_collections.ConfigDict()
-  # Exported prior to use ('' = the shipped adult prior).
+  # Exported prior to use: a folder, a shipped name under
+  # zedoi_jax/checkpoints/ ('cmu_prior', 'syrip_infant_prior'), or '' = the
+  # shipped adult prior 'cmu_prior'.
   config.init.prior = ''
-  # Exported adaptation (control branch or fine-tuned prior) to use; '' = none,
-  # 'shipped' = the shipped one for the dataset.
+  # Exported adaptation of that prior (control branch or fine-tuned prior): a
+  # folder, a shipped name ('syrip_control', 'syrip_finetune'), or '' = none.
   config.init.adapted = ''
 
   # ---------------------------------------------------------- adaptation
