@@ -38,17 +38,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from zedoi_jax import skeleton
 from zedoi_jax.data import checks
 from zedoi_jax.errors import InputError
 
 # CMU units to metres (see the module docstring).
 CMU_SCALE = 0.056444
 
-# Human3.6M-17 joint order of `load_h36m17` (index: name).
-H36M17_JOINTS = (
-    'pelvis', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee', 'l_ankle',
-    'spine', 'thorax', 'neck_nose', 'head_top', 'l_shoulder', 'l_elbow',
-    'l_wrist', 'r_shoulder', 'r_elbow', 'r_wrist')
+# Human3.6M-17 joint order of `load_h36m17`: the model layout's names.
+H36M17_JOINTS = skeleton.H36M17.joint_names
 
 # ASF bones whose END points give the Human3.6M-17 joints, as documented for
 # cmu_h36m17_positions.npz. Pelvis is the midpoint of the two hip joints.
