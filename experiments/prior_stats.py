@@ -30,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import sampling
 from zedoi_jax import skeleton
-from zedoi_jax import train
+from zedoi_jax import data as data_lib
 from zedoi_jax.data import prior_data
 from zedoi_jax.models import load
 
@@ -107,7 +107,7 @@ def main(argv):
   finite = np.isfinite(x).all(axis=(1, 2))
   x = x[finite]
   data = prior_data.load_prior_poses(
-      data_root=train.default_data_root(_DATA.value))
+      data_root=data_lib.data_root(_DATA.value))
   layout = skeleton.get_layout('h36m17')
   s_bones, d_bones = sampling.bone_stats(x), sampling.bone_stats(data)
   names = [f'{layout.joint_names[p]}-{layout.joint_names[c]}'

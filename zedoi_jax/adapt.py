@@ -59,6 +59,7 @@ import optax
 
 from zedoi_jax import augment
 from zedoi_jax import checkpoint
+from zedoi_jax import data as data_lib
 from zedoi_jax import errors
 from zedoi_jax import losses
 from zedoi_jax import parallel
@@ -212,7 +213,7 @@ def load_adaptation_data(config: ml_collections.ConfigDict
                          ) -> tuple[np.ndarray, np.ndarray | None, dict]:
   """(infant poses [N,17,3] m, generated poses [M,17,3] m or None, summary)."""
   adapt_cfg = config.adapt
-  root = train.default_data_root(config.data.root) / 'syrip'
+  root = data_lib.data_root(config.data.root) / 'syrip'
   poses, summary = infant_data.load_infant_poses(
       root, split='train', num_train_poses=int(adapt_cfg.num_train_poses),
       seed=int(adapt_cfg.subset_seed))

@@ -52,13 +52,13 @@ import numpy as np
 
 from zedoi_jax import camera
 from zedoi_jax import chunks
+from zedoi_jax import data as data_lib
 from zedoi_jax import fit
 from zedoi_jax import metrics
 from zedoi_jax import occlusion as occlusion_lib
 from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import skeleton
-from zedoi_jax import train
 from zedoi_jax.errors import InputError
 
 SYRIP_NOTE = ('SyRIP 3D ground truth is weak: hand-corrected output of a '
@@ -465,7 +465,7 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   model_layout = model.meta.get('layout', 'h36m17')
   cfg = fit.FitConfig.from_dict(dict(config.fit.to_dict(),
                                      layout=model_layout))
-  root = train.default_data_root(config.data.root)
+  root = data_lib.data_root(config.data.root)
   name = config.data.name
   if name == 'syrip':
     es = load_syrip_set(root, split=config.data.split,

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from zedoi_jax import data as data_lib
 from zedoi_jax import progress
 from zedoi_jax import sampling
 from zedoi_jax import skeleton
@@ -183,13 +184,12 @@ def augment(config: ml_collections.ConfigDict,
   branch) and config.data (root, subsample, min_pose_distance).
   """
   # Imported here: these pull in the data loaders only this mode needs.
-  from zedoi_jax import train  # pylint: disable=g-import-not-at-top
   from zedoi_jax.data import infant_data  # pylint: disable=g-import-not-at-top
   from zedoi_jax.data import prior_data  # pylint: disable=g-import-not-at-top
 
   workdir = pathlib.Path(workdir)
   g = config.guided
-  root = train.default_data_root(config.data.root)
+  root = data_lib.data_root(config.data.root)
   adult = prior_data.load_prior_poses(
       mocap_files=config.data.mocap_files, data_root=root,
       subsample=config.data.subsample,

@@ -43,21 +43,12 @@ from zedoi_jax import losses
 from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import sde as sde_lib
+from zedoi_jax import data as data_lib
 from zedoi_jax.data import prior_data
 from zedoi_jax.models import score_net
 
 # Poses in the synthetic training set (config.data.name = 'synthetic').
 SYNTHETIC_POSES = 512
-
-
-def default_data_root(root: str | os.PathLike | None = '') -> pathlib.Path:
-  """config.data.root, else $ZEDOI_DATA, else ../shared/data beside the repo."""
-  if root:
-    return pathlib.Path(root)
-  env = os.environ.get('ZEDOI_DATA')
-  if env:
-    return pathlib.Path(env)
-  return pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
 
 
 def make_optimizer(*, learning_rate: float, num_steps: int,
@@ -274,7 +265,7 @@ def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
                         'data.root/cmu)', name)
       poses, summary = prior_data.load_prior_poses(
           mocap_files=data_cfg.get('mocap_files') or None,
-          data_root=default_data_root(data_cfg.get('root')),
+          data_root=data_lib.data_root(data_cfg.get('root')),
           return_summary=True, **kwargs)
   max_poses = int(data_cfg.get('max_poses') or 0)
   if 0 < max_poses < len(poses):
