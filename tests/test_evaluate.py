@@ -54,7 +54,8 @@ def tiny_config(prior_dir, **data):
   return config
 
 
-class EvaluateTest(absltest.TestCase):
+class TinyPriorTestCase(absltest.TestCase):
+  """Exports one tiny prior per test class into `cls.prior` (a temp dir)."""
 
   @classmethod
   def setUpClass(cls):
@@ -67,6 +68,9 @@ class EvaluateTest(absltest.TestCase):
   def tearDownClass(cls):
     cls._tmpdir.cleanup()
     super().tearDownClass()
+
+
+class EvaluateTest(TinyPriorTestCase):
 
   def test_syrip_end_to_end(self):
     if not SHARED_DATA.is_dir():

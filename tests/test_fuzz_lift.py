@@ -25,7 +25,7 @@ from zedoi_jax import lift
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
-from test_evaluate import export_tiny_prior
+from test_evaluate import TinyPriorTestCase
 from test_lift import coco_fixture
 
 SETTINGS = hypothesis.settings(
@@ -197,20 +197,8 @@ class FuzzLoadersTest(absltest.TestCase):
       lift.load_input(str(path), 'h36m17')
 
 
-class FuzzLiftRunsTest(absltest.TestCase):
+class FuzzLiftRunsTest(TinyPriorTestCase):
   """A few complete lift runs (one compiled shape, shared)."""
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmpdir = tempfile.TemporaryDirectory()
-    cls.tmp = pathlib.Path(cls._tmpdir.name)
-    cls.prior = export_tiny_prior(cls.tmp / 'prior')
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmpdir.cleanup()
-    super().tearDownClass()
 
   def config(self, **lift_kwargs):
     config = lift_config.get_config()

@@ -2,7 +2,6 @@
 
 import json
 import pathlib
-import tempfile
 
 import numpy as np
 from absl.testing import absltest
@@ -12,7 +11,7 @@ from zedoi_jax import lift
 from zedoi_jax.errors import InputError
 # Shared fixture: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
-from test_evaluate import export_tiny_prior
+from test_evaluate import TinyPriorTestCase
 
 
 def coco_fixture(path: pathlib.Path, n: int = 3) -> pathlib.Path:
@@ -33,19 +32,7 @@ def coco_fixture(path: pathlib.Path, n: int = 3) -> pathlib.Path:
   return path
 
 
-class LiftTest(absltest.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmpdir = tempfile.TemporaryDirectory()
-    cls.tmp = pathlib.Path(cls._tmpdir.name)
-    cls.prior = export_tiny_prior(cls.tmp / 'prior')
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmpdir.cleanup()
-    super().tearDownClass()
+class LiftTest(TinyPriorTestCase):
 
   def config(self, **lift_kwargs):
     config = lift_config.get_config()
