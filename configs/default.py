@@ -32,7 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Dataset for fit/adapt: 'syrip' | 'cmu' | 'h36m' | 'mini_rgbd'.
   config.data.name = 'syrip'
   # Which split to evaluate on (SyRIP: 'test' = the 200 train200 images, as in
-  # the ZeDO-i release; 'train' = the other 500).
+  # the ZeDO-i release, scored once per shipped model; 'val' = a fixed 100 of
+  # the other 500, where every knob is chosen; 'adapt' = the remaining 400;
+  # 'train' = all 500). See zedoi_jax/data/syrip.py:split_indices.
   config.data.split = 'test'
   # 2D input for fit: 'gt' or a detector name ('fidip' for SyRIP).
   config.data.input_2d = 'gt'
@@ -138,6 +140,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.adapt.learning_rate = 1e-4
   # Use only this many infant training poses (0 = all).
   config.adapt.num_train_poses = 0
+  # Which SyRIP split adaptation trains on: 'adapt' (400 images: the 500 of
+  # validate500 less the 100 'val' ones that choose every knob) or 'train'
+  # (all 500, as the ZeDO-i release did; then nothing is left to validate on).
+  config.adapt.split = 'adapt'
   # Optional npz of generated infant-like poses to mix in, and its share of
   # each batch.
   config.adapt.augment_with = ''

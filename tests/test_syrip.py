@@ -94,7 +94,21 @@ class LoadTest(absltest.TestCase):
                      {'Prone': 90, 'Supine': 69, 'Sitting': 35,
                       'Standing': 6})
     with self.assertRaisesRegex(ValueError, 'split'):
-      syrip.split_indices(data, 'val')
+      syrip.split_indices(data, 'validation')
+
+  def test_validation_split_is_fixed_and_disjoint(self):
+    data = syrip.load_syrip(SYRIP)
+    val = syrip.split_indices(data, 'val')
+    adapt = syrip.split_indices(data, 'adapt')
+    self.assertLen(val, 100)
+    self.assertLen(adapt, 400)
+    self.assertEmpty(np.intersect1d(val, adapt))
+    self.assertEmpty(np.intersect1d(val, syrip.split_indices(data, 'test')))
+    np.testing.assert_array_equal(np.union1d(val, adapt),
+                                  syrip.split_indices(data, 'train'))
+    # Pinned: the validation rows never move, so every validation number
+    # stays comparable across sessions.
+    np.testing.assert_array_equal(val[:8], [200, 202, 206, 207, 212, 214, 224, 226])
 
   def test_missing_file_names_both_layouts(self):
     root = _tempdir(self)

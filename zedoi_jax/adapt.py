@@ -215,7 +215,7 @@ def load_adaptation_data(config: ml_collections.ConfigDict
   adapt_cfg = config.adapt
   root = data_lib.data_root(config.data.root) / 'syrip'
   poses, summary = infant_data.load_infant_poses(
-      root, split='train', num_train_poses=int(adapt_cfg.num_train_poses),
+      root, split=str(adapt_cfg.split), num_train_poses=int(adapt_cfg.num_train_poses),
       seed=int(adapt_cfg.subset_seed))
   generated = None
   if adapt_cfg.augment_with:

@@ -84,10 +84,10 @@ def load_infant_poses(root: PathLike, *, split: str = 'train',
     pick = np.random.RandomState(seed).choice(available, num_train_poses,
                                               replace=False)
     poses = poses[np.sort(pick)]
-  n_img = {'train': 500, 'test': 200, 'all': 700}[split]
+  n_img = len(rows)
   summary = {
       'source': (f'SyRIP {split} split ({n_img} images; ZeDO-i protocol: '
-                 'test = train200, train = validate500), hand-corrected 3D '
+                 'test = train200, train = validate500 = val 100 + adapt 400), hand-corrected 3D '
                  '(weak ground truth), lsp14->h36m17 synthetic map'),
       'split': split,
       'num_poses': int(len(poses)),

@@ -363,6 +363,14 @@ def load_syrip(root: PathLike) -> dict[str, np.ndarray]:
   }
 
 
+# The validation split: a fixed 100 of the 500 adaptation images (SyRIP's
+# validate500), drawn once by this seed. Every fit and adaptation knob is
+# chosen on it; 'adapt' (the other 400) is what adaptation trains on, and
+# 'test' (train200) is scored once per shipped model.
+VAL_SEED = 20261201
+NUM_VAL = 100
+
+
 def split_indices(data: Mapping[str, np.ndarray], split: str) -> np.ndarray:
   """Row indices of one split, under the ZeDO-i release's protocol.
 
@@ -370,11 +378,14 @@ def split_indices(data: Mapping[str, np.ndarray], split: str) -> np.ndarray:
   folder and adapts on the other 500 (SyRIP's validate500): so here 'test'
   is SyRIP's train200 and 'train' its validate500 ('test500'), the reverse
   of SyRIP's own names. State this split beside every SyRIP number.
+  For validation discipline the 500 are cut once more: 'val' is a fixed 100
+  of them (`VAL_SEED`), 'adapt' the other 400; 'val' and 'adapt' are
+  disjoint, their union is 'train', and neither meets 'test'.
 
   Args:
     data: the dict from `load_syrip` (needs 'split').
     split: 'test' (the 200 train200 images), 'train' (the 500 test500
-      images) or 'all'.
+      images), 'val' (100 of those 500), 'adapt' (the other 400) or 'all'.
 
   Returns:
     [N] int64 row indices, ascending.
@@ -382,11 +393,17 @@ def split_indices(data: Mapping[str, np.ndarray], split: str) -> np.ndarray:
   labels = np.asarray(data['split'])
   if split == 'test':
     return np.flatnonzero(labels == 'train200')
-  if split == 'train':
-    return np.flatnonzero(labels == 'test500')
+  if split in ('train', 'val', 'adapt'):
+    rows = np.flatnonzero(labels == 'test500')
+    if split == 'train':
+      return rows
+    pick = np.zeros(len(rows), bool)
+    pick[np.random.RandomState(VAL_SEED).permutation(len(rows))[:NUM_VAL]] = True
+    return rows[pick] if split == 'val' else rows[~pick]
   if split == 'all':
     return np.arange(len(labels))
-  raise ValueError(f"split must be 'test', 'train' or 'all', got {split!r}")
+  raise ValueError("split must be 'test', 'train', 'val', 'adapt' or 'all', "
+                   f'got {split!r}')
 
 
 def _verify(path: pathlib.Path, name: str, origin: str) -> None:
