@@ -40,9 +40,22 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.input_2d = 'gt'
   # Use at most this many poses (0 = all); handy for quick runs.
   config.data.max_poses = 0
-  # Mocap files (BVH / ASF+AMC pairs as 'x.asf:x.amc') for prior training;
-  # empty = the CMU takes in data.root/cmu.
+  # Mocap takes for prior training and the CMU fit, comma-separated: BVH
+  # files, .amc files (subject .asf beside them), 'x.asf:x.amc' pairs,
+  # folders (recursive) and glob patterns ('**' recursive); relative entries
+  # not found as given are looked up under data.root (so 'cmu,cmu_extra'
+  # names the shipped data folders). Empty = the CMU takes in data.root/cmu.
   config.data.mocap_files = config_dict.placeholder(str)
+  # Which CMU subjects' takes (zedoi_jax/data/prior_data.py CMU_SPLITS: whole
+  # subjects held out): 'all', 'train' (no held-out subject), 'val' (where
+  # prior and fit knobs are chosen) or 'test' (scored once per shipped
+  # prior). train_prior trains on this split and reports the DSM loss on
+  # 'val' beside it when this is 'train'.
+  config.data.prior_split = 'all'
+  # Sample mocap by time: one frame every 1 / sample_hz s of each take, by
+  # its own frame rate (BVH Frame Time; CMU AMC 120 Hz). 0 = one frame in
+  # `subsample` (below), whatever the rate.
+  config.data.sample_hz = 0.0
   # VideoPose3D-layout Human3.6M file for prior training (optional).
   config.data.h36m_npz = config_dict.placeholder(str)
   # Human3.6M subjects used when h36m_npz is set.
@@ -67,8 +80,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment = ml_collections.ConfigDict()
   # Random rotation of training poses: 'so3' (any orientation: infants lie,
   # sit and crawl, and the camera can look down on them) | 'vertical' (about
-  # the body's up axis only) | 'none'.
+  # the body's up axis only) | 'yaw_tilt' (vertical, then a bounded tilt:
+  # max_tilt) | 'none'.
   config.augment.rotation = 'so3'
+  # Pitch and roll bound (degrees) of rotation 'yaw_tilt': a rotation about
+  # the up axis, then a tilt of up to this much about x and z.
+  config.augment.max_tilt = 30.0
   # Probability of a left/right mirror (x negated, joints swapped).
   config.augment.mirror_prob = 0.5
   # Global bone-length scale is drawn from [1 - s, 1 + s].

@@ -24,7 +24,7 @@ def _bones(x):
 
 class AugmentTest(parameterized.TestCase):
 
-  @parameterized.parameters('so3', 'vertical', 'none')
+  @parameterized.parameters('so3', 'vertical', 'yaw_tilt', 'none')
   def test_rotation_is_proper(self, kind):
     rs = jax.vmap(lambda k: augment.random_rotation_matrix(k, kind))(
         jax.random.split(jax.random.key(0), 64))
@@ -43,7 +43,29 @@ class AugmentTest(parameterized.TestCase):
     chex.assert_trees_all_close(rv[:, 1], jnp.broadcast_to(
         jnp.array([0.0, 1.0, 0.0]), (50, 3)), atol=1e-6)
 
-  @parameterized.product(rotation=['so3', 'vertical', 'none'],
+  def test_yaw_tilt_bounds_the_tilt_and_turns_freely(self):
+    keys = jax.random.split(jax.random.key(4), 2000)
+    rs = jax.vmap(lambda k: augment.random_rotation_matrix(
+        k, 'yaw_tilt', 20.0))(keys)
+    up = np.asarray(rs[:, :, 1])  # where the body's y axis goes
+    tilt = np.degrees(np.arccos(np.clip(up[:, 1], -1, 1)))
+    # Pitch and roll each within 20 degrees: the up axis tilts at most
+    # arccos(cos 20 * cos 20) ~ 28 degrees, and some draws come near it.
+    self.assertLess(tilt.max(), 28.5)
+    self.assertGreater(tilt.max(), 20.0)
+    # Heading (where x goes in the horizontal plane) covers the circle.
+    heading = np.degrees(np.arctan2(np.asarray(rs[:, 2, 0]),
+                                    np.asarray(rs[:, 0, 0])))
+    self.assertGreater(np.ptp(heading), 340)
+    flat = jax.vmap(lambda k: augment.random_rotation_matrix(
+        k, 'yaw_tilt', 0.0))(keys[:50])
+    vert = jax.vmap(lambda k: augment.random_rotation_matrix(
+        k, 'vertical'))(keys[:50])
+    chex.assert_trees_all_close(flat[:, :, 1], vert[:, :, 1], atol=1e-6)
+    with self.assertRaisesRegex(ValueError, 'max_tilt'):
+      augment.make_augment_fn(rotation='yaw_tilt', max_tilt=120.0)
+
+  @parameterized.product(rotation=['so3', 'vertical', 'yaw_tilt', 'none'],
                          mirror_prob=[0.0, 1.0])
   def test_rotation_and_mirror_preserve_bone_lengths(self, rotation,
                                                      mirror_prob):

@@ -13,6 +13,7 @@ from zedoi_jax import checkpoint
 from zedoi_jax import evaluate
 from zedoi_jax import progress
 from zedoi_jax.errors import InputError
+from zedoi_jax.data import prior_data
 from zedoi_jax.models import score_net
 
 SHARED_DATA = (pathlib.Path(__file__).resolve().parents[1].parent / 'shared' /
@@ -32,7 +33,9 @@ def export_tiny_prior(directory) -> pathlib.Path:
   meta = {'kind': 'prior', 'model': TINY,
           'sde': {'name': 'subvp', 'beta_min': 0.1, 'beta_max': 20.0,
                   'eps': 1e-3},
-          'scale': 1.0, 'layout': 'h36m17'}
+          'scale': 1.0, 'layout': 'h36m17',
+          'normalization': prior_data.normalization(
+              prior_data.synthetic_poses(64, seed=0))}
   return checkpoint.export_model(directory, params, meta)
 
 
@@ -108,13 +111,27 @@ class EvaluateTest(TinyPriorTestCase):
   def test_cmu_end_to_end(self):
     workdir = self.tmp / 'cmu'
     config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,
-                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'))
+                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'),
+                         split='all')
     config.fit.rot_axes = 'y'
     config.eval.pictures = False
     results = evaluate.fit_and_evaluate(config, workdir)
     self.assertEqual(results['num_poses'], 3)
+    # The trivial baseline: the tiny prior's training mean pose, scored on
+    # the same poses.
+    self.assertTrue(results['baseline']['available'])
+    self.assertGreater(results['baseline']['pa_mpjpe_mm'], 0)
     self.assertLen(results['per_joint_mpjpe_mm'], 17)
     self.assertTrue((workdir / 'predictions.npz').is_file())
+
+  def test_cmu_subject_split_holds_subjects_out(self):
+    # 131_01 is a training subject's take: the held-out 'val' split of it
+    # is empty, and saying so is an input error, not an empty result.
+    config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,
+                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'),
+                         split='val')
+    with self.assertRaisesRegex(InputError, 'no training poses'):
+      evaluate.fit_and_evaluate(config, self.tmp / 'cmu_val')
 
   def test_bad_dataset_and_input(self):
     config = tiny_config(self.prior, name='h37m')

@@ -424,11 +424,13 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
       'seed': int(config.seed),
       'command': ' '.join(sys.argv),
   }
+  # The infant data's normalisation (and mean pose: the fit's trivial
+  # baseline) for every method, not only a prior from scratch.
   meta = {'model': model_kwargs, 'sde': sde_kwargs, 'scale': scale,
-          'layout': 'h36m17', 'training': training}
+          'layout': 'h36m17', 'training': training,
+          'normalization': prior_data.normalization(poses_m, scale=scale)}
   if method == 'scratch':
     meta['kind'] = 'prior'
-    meta['normalization'] = prior_data.normalization(poses_m, scale=scale)
   else:
     meta['kind'] = method
     meta['prior_fingerprint'] = prior_fp

@@ -9,7 +9,10 @@ batch of keys and poses inside the jitted train step.
   that film them look down on cribs and mats, so an adult prior trained on
   upright mocap must learn every body orientation to be any use for them.
   'vertical' rotates only about the body's up axis (-y in the camera frame),
-  the classic adult-H36M augmentation; 'none' keeps the pose as is.
+  the classic adult-H36M augmentation; 'yaw_tilt' is a vertical rotation
+  followed by a bounded tilt (pitch about x and roll about z, each uniform
+  in +-`max_tilt` degrees: upright bodies seen by cameras that look somewhat
+  down or up); 'none' keeps the pose as is.
 - Mirror: with probability `mirror_prob`, negate x and swap left/right joints
   (`layout.flip_index`), so the result is again a valid left/right labelled
   pose.
@@ -31,18 +34,29 @@ import numpy as np
 
 from zedoi_jax import skeleton
 
-ROTATIONS = ('so3', 'vertical', 'none')
+ROTATIONS = ('so3', 'vertical', 'yaw_tilt', 'none')
 
 AugmentFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def random_rotation_matrix(rng: jax.Array, kind: str) -> jax.Array:
+def _axis_matrix(axis: int, a: jax.Array) -> jax.Array:
+  c, s = jnp.cos(a), jnp.sin(a)
+  i, j = [k for k in range(3) if k != axis]
+  m = jnp.eye(3)
+  m = m.at[i, i].set(c).at[j, j].set(c)
+  return m.at[i, j].set(-s).at[j, i].set(s)
+
+
+def random_rotation_matrix(rng: jax.Array, kind: str,
+                           max_tilt: float = 30.0) -> jax.Array:
   """A random 3x3 rotation.
 
   Args:
     rng: typed key.
     kind: 'so3' (uniform over SO(3), from a normalised Gaussian quaternion),
-      'vertical' (uniform angle about the y axis) or 'none' (identity).
+      'vertical' (uniform angle about the y axis), 'yaw_tilt' (that, then
+      pitch and roll each uniform in +-max_tilt degrees) or 'none'.
+    max_tilt: degrees, for 'yaw_tilt'.
 
   Returns:
     [3, 3] rotation matrix (det +1).
@@ -53,6 +67,14 @@ def random_rotation_matrix(rng: jax.Array, kind: str) -> jax.Array:
     a = jax.random.uniform(rng, (), minval=0.0, maxval=2.0 * jnp.pi)
     c, s = jnp.cos(a), jnp.sin(a)
     return jnp.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+  if kind == 'yaw_tilt':
+    y_rng, p_rng, r_rng = jax.random.split(rng, 3)
+    yaw = jax.random.uniform(y_rng, (), minval=0.0, maxval=2.0 * jnp.pi)
+    lim = jnp.deg2rad(max_tilt)
+    pitch = jax.random.uniform(p_rng, (), minval=-lim, maxval=lim)
+    roll = jax.random.uniform(r_rng, (), minval=-lim, maxval=lim)
+    return _axis_matrix(0, pitch) @ _axis_matrix(2, roll) @ _axis_matrix(
+        1, yaw)
   if kind == 'so3':
     # A normalised 4D Gaussian is a uniform unit quaternion, hence a uniform
     # (Haar) rotation.
@@ -66,9 +88,10 @@ def random_rotation_matrix(rng: jax.Array, kind: str) -> jax.Array:
   raise ValueError(f'unknown rotation {kind!r}; known {ROTATIONS}')
 
 
-def rotate(rng: jax.Array, pose: jax.Array, kind: str) -> jax.Array:
+def rotate(rng: jax.Array, pose: jax.Array, kind: str,
+           max_tilt: float = 30.0) -> jax.Array:
   """Rotates pose [J, 3] about the origin by a random rotation of `kind`."""
-  return pose @ random_rotation_matrix(rng, kind).T
+  return pose @ random_rotation_matrix(rng, kind, max_tilt).T
 
 
 def mirror(pose: jax.Array, flip_index) -> jax.Array:
@@ -120,15 +143,17 @@ def scale_bones(pose: jax.Array, factors: jax.Array, parents) -> jax.Array:
 
 def make_augment_fn(*, rotation: str = 'so3', mirror_prob: float = 0.5,
                     global_scale: float = 0.1, bone_scale: float = 0.05,
+                    max_tilt: float = 30.0,
                     layout: str | skeleton.Layout = 'h36m17') -> AugmentFn:
   """Composes scaling, mirroring and rotation into one transform.
 
   Args:
-    rotation: 'so3' | 'vertical' | 'none' (see the module docstring).
+    rotation: 'so3' | 'vertical' | 'yaw_tilt' | 'none' (module docstring).
     mirror_prob: probability of a left/right mirror, in [0, 1].
     global_scale: s, global factor uniform in [1 - s, 1 + s]; in [0, 1).
     bone_scale: b, per-bone factor uniform in [1 - b, 1 + b] (shared by
       left/right pairs); in [0, 1).
+    max_tilt: degrees of pitch and roll for 'yaw_tilt', in [0, 90].
     layout: joint layout of the poses (name or Layout).
 
   Returns:
@@ -136,6 +161,8 @@ def make_augment_fn(*, rotation: str = 'so3', mirror_prob: float = 0.5,
   """
   if rotation not in ROTATIONS:
     raise ValueError(f'unknown rotation {rotation!r}; known {ROTATIONS}')
+  if not 0.0 <= max_tilt <= 90.0:
+    raise ValueError(f'max_tilt must be in [0, 90] degrees, got {max_tilt}')
   if not 0.0 <= mirror_prob <= 1.0:
     raise ValueError(f'mirror_prob must be in [0, 1], got {mirror_prob}')
   for name, v in (('global_scale', global_scale), ('bone_scale', bone_scale)):
@@ -162,7 +189,7 @@ def make_augment_fn(*, rotation: str = 'so3', mirror_prob: float = 0.5,
     if mirror_prob > 0:
       pose = random_mirror(m_rng, pose, flip_index, mirror_prob)
     if rotation != 'none':
-      pose = rotate(r_rng, pose, rotation).astype(pose.dtype)
+      pose = rotate(r_rng, pose, rotation, max_tilt).astype(pose.dtype)
     return pose
 
   return fn

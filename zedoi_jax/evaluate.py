@@ -174,15 +174,20 @@ def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
 
 def load_cmu_set(root: pathlib.Path, *, mocap_files, subsample: int,
                  min_pose_distance: float, max_poses: int, seed: int,
-                 model_layout: str) -> EvalSet:
-  """CMU adult poses seen by a known camera (see the module docstring)."""
+                 model_layout: str, split: str = 'all',
+                 sample_hz: float = 0.0) -> EvalSet:
+  """CMU adult poses seen by a known camera (see the module docstring).
+
+  `split` picks whole CMU subjects (`prior_data.CMU_SPLITS`): 'val' / 'test'
+  are the subjects the v2 prior never saw, 'train' the ones it trained on.
+  """
   from zedoi_jax.data import prior_data  # pylint: disable=g-import-not-at-top
   if model_layout != 'h36m17':
     raise ValueError(f"the CMU check needs an h36m17 model, got "
                      f"{model_layout!r}")
   poses = prior_data.load_prior_poses(
       mocap_files=mocap_files or None, data_root=root, subsample=subsample,
-      min_pose_distance=min_pose_distance)
+      sample_hz=sample_hz, min_pose_distance=min_pose_distance, split=split)
   poses = poses[_limit(len(poses), max_poses)]
   n = len(poses)
   rng = np.random.default_rng(seed)
@@ -202,14 +207,15 @@ def load_cmu_set(root: pathlib.Path, *, mocap_files, subsample: int,
   return EvalSet(inputs=inputs, keypoints_src=kp, src_layout='h36m17',
                  gt=gt, eval_layout='h36m17',
                  image_wh=np.full((n, 2), CMU_IMAGE, np.float32), info={
-                     'dataset': 'cmu', 'split': 'all',
+                     'dataset': 'cmu', 'split': split,
                      'input_2d': 'projected ground truth',
                      'camera': f'f = {CMU_FOCAL} px, {CMU_IMAGE}x{CMU_IMAGE}',
                      'placement': 'random yaw, 3-4 m in front',
                      'evaluation_joints': 'h36m17, root = pelvis',
                      'gt_translation': trans.tolist() if n <= 16 else None,
-                     'note': ('adult sanity check; the shipped prior is '
-                              'trained on these takes')})
+                     'note': ('adult check on CMU subjects of split '
+                              f'{split!r} (prior_data.CMU_SPLITS: val/test '
+                              'subjects are held out of the v2 prior)')})
 
 
 def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
@@ -239,6 +245,33 @@ def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
   return out
 
 
+def mean_pose_baseline(meta: dict, gt: np.ndarray, model_layout: str,
+                       eval_layout: str, root_joints) -> dict[str, Any]:
+  """The trivial baseline: one constant pose, the model's training data mean.
+
+  The mean pose (root-relative metres, model layout) is recorded at export
+  (`normalization.mean_pose_m`: the prior's training poses, or an
+  adaptation's infant poses, unaugmented), mapped to the evaluation layout
+  and scored against every ground-truth pose: PA-MPJPE (scale, rotation and
+  translation aligned per pose) is what a constant answer earns; the MPJPE
+  is for orientation-free comparisons only (the constant faces one way).
+  """
+  mean = (meta.get('normalization') or {}).get('mean_pose_m')
+  if mean is None:
+    return {'available': False,
+            'why': 'the model records no training mean pose (re-export it)'}
+  mean = np.asarray(mean, np.float32)
+  const = np.broadcast_to(np.asarray(skeleton.convert(mean, model_layout,
+                                                      eval_layout)),
+                          gt.shape)
+  pa = float(np.mean(np.asarray(metrics.pa_mpjpe(const, gt))) * 1000)
+  mp = float(np.mean(np.asarray(metrics.mpjpe(const, gt,
+                                              root_joints=root_joints)))
+             * 1000)
+  return {'available': True, 'pose': 'training data mean pose (constant)',
+          'pa_mpjpe_mm': pa, 'mpjpe_mm': mp}
+
+
 def print_table(results: dict[str, Any]) -> None:
   """Prints the headline metrics of a results dict."""
   rows = [('variant', 'MPJPE mm', 'PA-MPJPE mm')]
@@ -251,6 +284,10 @@ def print_table(results: dict[str, Any]) -> None:
         f'S={results["num_hypotheses"]}' + (
             f' ({rate:.2f} poses/s)' if (rate := results.get(
                 TIMING_KEY, {}).get('poses_per_s')) else ''))
+  base = results.get('baseline') or {}
+  if base.get('available'):
+    rows.append(('mean-pose baseline', f'{base["mpjpe_mm"]:.1f}',
+                 f'{base["pa_mpjpe_mm"]:.1f}'))
   for r in rows:
     print(f'  {r[0]:<22}{r[1]:>10}{r[2]:>13}')
   if results['dataset'] == 'syrip':
@@ -478,7 +515,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                       subsample=config.data.subsample,
                       min_pose_distance=config.data.min_pose_distance,
                       max_poses=config.data.max_poses, seed=config.seed,
-                      model_layout=model_layout)
+                      model_layout=model_layout, split=config.data.split,
+                      sample_hz=config.data.sample_hz)
   else:
     raise InputError(f"fit mode supports data.name 'syrip' or 'cmu', got "
                      f'{name!r}', source='config', field='data.name')
@@ -539,6 +577,9 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                      'count': int(pc.num_shards)}
   results = score_results(base, pred_all, aggregates['min_reproj'],
                           aggregates['mean'], es.gt, out['reproj_error'])
+  results['baseline'] = mean_pose_baseline(
+      model.meta, es.gt, model_layout, es.eval_layout,
+      root_joints=lay.root_joints)
   timing = out['timing']
   results[TIMING_KEY] = dict(
       timing, fit_seconds=seconds,

@@ -200,3 +200,39 @@ def make_train_step(*, sde: sde_lib.VPSDE, tx: optax.GradientTransformation,
     return update(state, frozen, x0, l_rng)
 
   return train_step
+
+
+def make_eval_loss(*, sde: sde_lib.VPSDE, model=None,
+                   eps_fn: EpsFn | None = None, augment_fn=None,
+                   num_draws: int = 4) -> Callable[..., jax.Array]:
+  """The DSM loss on held-out poses, deterministic given its key.
+
+  Every held-out pose is augmented as in training and noised `num_draws`
+  times (t, z and the augmentation from `rng` alone), with dropout off, so
+  the same key gives the same number across steps and runs: a validation
+  curve, not a noisy sample of one.
+
+  Returns:
+    `eval_loss(params, poses [N, J, 3] model units, rng, frozen=None) ->
+    scalar` (jit it).
+  """
+  if (model is None) == (eps_fn is None):
+    raise ValueError('pass exactly one of model and eps_fn')
+  if eps_fn is None:
+    def model_eps_fn(trainable, frozen, x_t, t, rng):
+      del frozen, rng
+      return model.apply({'params': trainable}, x_t, t, train=False)
+    eps_fn = model_eps_fn
+  loss_fn = make_dsm_loss(eps_fn, sde)
+
+  def eval_loss(params, poses, rng, frozen=None):
+    def one(draw_rng):
+      a_rng, l_rng = jax.random.split(draw_rng)
+      x0 = poses
+      if augment_fn is not None:
+        x0 = jax.vmap(augment_fn)(jax.random.split(a_rng, poses.shape[0]),
+                                  poses)
+      return loss_fn(params, frozen, x0, l_rng)[0]
+    return jnp.mean(jax.lax.map(one, jax.random.split(rng, num_draws)))
+
+  return eval_loss

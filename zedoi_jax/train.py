@@ -140,7 +140,9 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
                       record: dict | None = None,
                       show_progress: bool | None = None,
                       stop_at: int | None = None,
-                      name: str = 'train') -> tuple[Any, dict]:
+                      name: str = 'train',
+                      eval_fn: Callable[[Any], dict] | None = None
+                      ) -> tuple[Any, dict]:
   """Runs `step_fn` from state['step'] to `num_steps`.
 
   Args:
@@ -159,9 +161,12 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
     stop_at: stop after this step without the final save (tests use it to
       simulate a killed run; periodic checkpoints are written as usual).
     name: metric prefix.
+    eval_fn: `state -> {metric: float}` (e.g. the held-out loss), added to
+      the rows at every log step.
 
   Returns:
-    (final state, {'loss': last loss, 'steps_per_s': rate of this call}).
+    (final state, {'loss': last loss, 'steps_per_s': rate of this call,
+    and the last `eval_fn` metrics}).
 
   Raises:
     FloatingPointError: a step produced a non-finite loss or gradient.
@@ -172,6 +177,7 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
                            enabled=show_progress)
   record = dict(record or {})
   last_loss = float('nan')
+  last_eval: dict = {}
   pending = None  # the previous step's metrics: checked one step late so
   # the host does not wait for each step before dispatching the next.
   t_log, s_log = time.perf_counter(), start
@@ -208,6 +214,9 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
              'steps_per_s': rate}
       if lr_fn is not None:
         row[f'{name}/lr'] = float(lr_fn(step - 1))
+      if eval_fn is not None:
+        last_eval = eval_fn(state)
+        row.update(last_eval)
       if writer is not None:
         writer.write(step, **row)
       prog.update(step, loss=last_loss)
@@ -226,7 +235,7 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
                       force=True)
   if checkpointer is not None:
     checkpointer.wait_until_finished()
-  return state, {'loss': last_loss, 'steps_per_s': prog.rate}
+  return state, dict(last_eval, loss=last_loss, steps_per_s=prog.rate)
 
 
 def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
@@ -249,6 +258,8 @@ def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
     summary = {'synthetic': SYNTHETIC_POSES}
   else:
     kwargs = dict(subsample=data_cfg.get('subsample', 4),
+                  sample_hz=float(data_cfg.get('sample_hz') or 0.0),
+                  split=data_cfg.get('prior_split') or 'all',
                   min_pose_distance=data_cfg.get('min_pose_distance', 0.01),
                   h36m_npz=data_cfg.get('h36m_npz') or None,
                   h36m_subjects=data_cfg.get('h36m_subjects') or 'S1')
@@ -275,6 +286,46 @@ def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
     summary['max_poses'] = max_poses
   summary['num_poses'] = int(len(poses))
   return poses, summary
+
+
+# Fixed key of the held-out loss: the same draws at every step and in every
+# run, so validation curves compare.
+VAL_SEED = 1234
+# Held-out poses the validation loss uses at most (evenly spaced).
+MAX_VAL_POSES = 2048
+
+
+def load_validation_poses(data_cfg: dict) -> np.ndarray | None:
+  """The held-out subjects' poses (metres) when training on 'train', else
+  None (nothing is held out, or none of the takes is a held-out subject's)."""
+  if data_cfg.get('prior_split') != 'train' or data_cfg.get('name') in (
+      'synthetic', 'h36m'):
+    return None
+  try:
+    poses, _ = load_training_poses(dict(data_cfg, prior_split='val',
+                                        max_poses=MAX_VAL_POSES,
+                                        h36m_npz=None))
+  except (errors.InputError, FileNotFoundError) as e:
+    logging.warning('no held-out validation poses (%s): training without a '
+                    'validation loss', e)
+    return None
+  return poses
+
+
+def make_heldout_eval(*, model, sde, augment_fn, poses, rng,
+                      num_draws: int = 4) -> Callable[[Any], dict]:
+  """`state -> {'val/loss': EMA params, 'val/loss_raw': raw params}`: the DSM
+  loss on held-out poses (model units), with fixed draws (`rng`)."""
+  loss = jax.jit(losses.make_eval_loss(sde=sde, model=model,
+                                       augment_fn=augment_fn,
+                                       num_draws=num_draws))
+  x = jnp.asarray(poses, jnp.float32)
+
+  def eval_fn(state):
+    return {'val/loss': float(loss(state['ema_params'], x, rng)),
+            'val/loss_raw': float(loss(state['params'], x, rng))}
+
+  return eval_fn
 
 
 def _command() -> str:
@@ -312,6 +363,7 @@ def train_prior(config: ml_collections.ConfigDict,
   norm = prior_data.normalization(poses_m, scale=config.data.scale)
   poses = jnp.asarray(poses_m / norm['scale'], jnp.float32)
   logging.info('prior data: %d poses (%s)', len(poses_m), data_summary)
+  val_m = load_validation_poses(config.data.to_dict())
 
   model = score_net.ScoreNet(**model_kwargs)
   sde = sde_lib.get_sde(sde_kwargs['name'], beta_min=sde_kwargs['beta_min'],
@@ -332,6 +384,12 @@ def train_prior(config: ml_collections.ConfigDict,
       batch_sharding=parallel.batch_sharding(mesh) if mesh else None))
 
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+  eval_fn = None
+  if val_m is not None:
+    eval_fn = make_heldout_eval(
+        model=model, sde=sde, augment_fn=augment_fn,
+        poses=val_m / norm['scale'], rng=jax.random.key(VAL_SEED))
+    data_summary['val_poses'] = int(len(val_m))
 
   def init_fn():
     params = score_net.init_params(model, init_rng)
@@ -354,11 +412,14 @@ def train_prior(config: ml_collections.ConfigDict,
         checkpoint_every=int(train_cfg['checkpoint_every']), writer=writer,
         log_every=int(config.log_every), lr_fn=schedule,
         record={'kind': 'prior', 'model': model_kwargs},
-        show_progress=None if config.progress else False, stop_at=stop_at)
+        show_progress=None if config.progress else False, stop_at=stop_at,
+        eval_fn=eval_fn)
     writer.close()
   finally:
     checkpointer.close()
   summary = {'export_dir': None, 'final_loss': loop['loss'],
+             'val_loss': loop.get('val/loss'),
+             'val_loss_raw': loop.get('val/loss_raw'),
              'num_steps': int(state['step']), 'num_poses': len(poses_m),
              'steps_per_s': loop['steps_per_s']}
   if stop_at is not None and stop_at < num_steps:
@@ -375,6 +436,8 @@ def train_prior(config: ml_collections.ConfigDict,
       'training': {
           'steps': int(state['step']),
           'final_loss': loop['loss'],
+          'val_loss': loop.get('val/loss'),
+          'val_loss_raw': loop.get('val/loss_raw'),
           'data': data_summary,
           'augment': aug_kwargs,
           'train': train_cfg,

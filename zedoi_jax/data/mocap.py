@@ -59,11 +59,30 @@ _ASF_H36M = {
     'r_wrist': 'rradius',
 }
 
-# BVH joint names (positions of the joints themselves; `<joint>_end` is an
-# End Site) for the two naming styles CMU's BVH conversions use. Both drop
-# CMU's thorax bone, so their thorax is the upper spine joint.
-_BVH_STYLES = {
-    'motionbuilder': {
+# How a BVH naming style maps to Human3.6M-17: each joint is one BVH joint
+# (its position; `<joint>_end` is an End Site) or the midpoint of several.
+# Pelvis is always the midpoint of the two hips. `unit` is metres per file
+# unit, and `reference_frame` marks styles whose frame 0 is the converter's
+# rest pose rather than motion (dropped on loading).
+@dataclasses.dataclass(frozen=True)
+class BvhStyle:
+  joints: Mapping[str, str | tuple[str, ...]]
+  unit: float
+  reference_frame: bool = False
+
+  def names(self) -> list[str]:
+    out = []
+    for v in self.joints.values():
+      out.extend([v] if isinstance(v, str) else v)
+    return out
+
+
+# The naming styles CMU's BVH conversions use. The first two drop CMU's
+# thorax bone, so their thorax is the upper spine joint. 'daz' is cgspeed's
+# "Daz-friendly" release: centimetres, retargeted to the Daz figure, frame 0
+# a T-pose, and no head End Site (head_top = midpoint of the eye End Sites).
+BVH_STYLES = {
+    'motionbuilder': BvhStyle({
         'r_hip': 'RightUpLeg', 'r_knee': 'RightLeg', 'r_ankle': 'RightFoot',
         'l_hip': 'LeftUpLeg', 'l_knee': 'LeftLeg', 'l_ankle': 'LeftFoot',
         'spine': 'Spine', 'thorax': 'Neck', 'neck_nose': 'Neck1',
@@ -71,8 +90,8 @@ _BVH_STYLES = {
         'l_elbow': 'LeftForeArm', 'l_wrist': 'LeftHand',
         'r_shoulder': 'RightArm', 'r_elbow': 'RightForeArm',
         'r_wrist': 'RightHand',
-    },
-    '3dsmax': {
+    }, unit=CMU_SCALE),
+    '3dsmax': BvhStyle({
         'r_hip': 'RightHip', 'r_knee': 'RightKnee', 'r_ankle': 'RightAnkle',
         'l_hip': 'LeftHip', 'l_knee': 'LeftKnee', 'l_ankle': 'LeftAnkle',
         'spine': 'Chest', 'thorax': 'lowerneck', 'neck_nose': 'Neck',
@@ -80,8 +99,20 @@ _BVH_STYLES = {
         'l_elbow': 'LeftElbow', 'l_wrist': 'LeftWrist',
         'r_shoulder': 'RightShoulder', 'r_elbow': 'RightElbow',
         'r_wrist': 'RightWrist',
-    },
+    }, unit=CMU_SCALE),
+    'daz': BvhStyle({
+        'r_hip': 'rThigh', 'r_knee': 'rShin', 'r_ankle': 'rFoot',
+        'l_hip': 'lThigh', 'l_knee': 'lShin', 'l_ankle': 'lFoot',
+        'spine': 'abdomen', 'thorax': 'neck', 'neck_nose': 'head',
+        'head_top': ('leftEye_end', 'rightEye_end'),
+        'l_shoulder': 'lShldr', 'l_elbow': 'lForeArm', 'l_wrist': 'lHand',
+        'r_shoulder': 'rShldr', 'r_elbow': 'rForeArm', 'r_wrist': 'rHand',
+    }, unit=0.01, reference_frame=True),
 }
+
+# CMU's optical capture rate: AMC files carry no frame rate of their own.
+CMU_AMC_HZ = 120.0
+
 
 PathLike = str | os.PathLike
 
@@ -766,47 +797,73 @@ def _lookup(names: Sequence[str], wanted: Sequence[str]) -> tuple[
   return found, missing
 
 
+def detect_bvh_style(motion: BvhMotion) -> tuple[str, dict[str, str]]:
+  """(style name, wanted name -> the file's name) for a BVH's joint naming.
+
+  Raises:
+    InputError: naming the file and the missing joints if no style matches.
+  """
+  names = motion.joint_names
+  best = None
+  for style_name, style in BVH_STYLES.items():
+    found, missing = _lookup(names, style.names())
+    if not missing:
+      return style_name, found
+    if best is None or len(missing) < len(best[1]):
+      best = (style_name, missing)
+  raise InputError(
+      f'unknown BVH joint naming: closest is the {best[0]} style, which '
+      f'lacks joints {best[1]}; the file has {list(names)}',
+      source=motion.source, field='HIERARCHY')
+
+
 def bvh_to_h36m17(motion: BvhMotion, *,
-                  scale: float = CMU_SCALE) -> np.ndarray:
+                  scale: float | None = None) -> np.ndarray:
   """Human3.6M-17 joint positions from a CMU-style BVH.
 
-  Accepts the MotionBuilder-style names (Hips, LeftUpLeg, LeftLeg, LeftFoot,
-  Spine, Spine1, Neck, Neck1, Head, LeftArm, LeftForeArm, LeftHand, ...) and
-  the 3dsMax-style names (LeftHip, LeftKnee, LeftAnkle, Chest, lowerneck,
-  Neck, Head, LeftShoulder, LeftElbow, LeftWrist, ...), matched
-  case-insensitively. Mapping: pelvis = midpoint of the two hip joints;
-  spine = Spine/Chest; thorax = Neck/lowerneck; neck/nose = Neck1/Neck;
-  head_top = the Head End Site; shoulders, elbows, wrists = Arm, ForeArm,
-  Hand (or Shoulder, Elbow, Wrist).
+  Accepts three naming styles, matched case-insensitively (`BVH_STYLES`):
+  MotionBuilder (Hips, LeftUpLeg, LeftLeg, LeftFoot, Spine, Neck, Neck1,
+  Head, LeftArm, LeftForeArm, LeftHand, ...), 3dsMax (LeftHip, LeftKnee,
+  LeftAnkle, Chest, lowerneck, Neck, Head, LeftShoulder, LeftElbow,
+  LeftWrist, ...) and Daz (hip, abdomen, neck, head, lThigh, lShin, lFoot,
+  lShldr, lForeArm, lHand, leftEye/rightEye, ...). Mapping: pelvis = midpoint
+  of the two hip joints; spine = Spine/Chest/abdomen; thorax =
+  Neck/lowerneck/neck; neck/nose = Neck1/Neck/head; head_top = the Head End
+  Site (Daz: midpoint of the two eye End Sites); shoulders, elbows, wrists =
+  Arm, ForeArm, Hand (or Shoulder, Elbow, Wrist; Daz: Shldr, ForeArm, Hand).
+  A style's reference frame (Daz: frame 0, a T-pose) is dropped.
 
   Args:
     motion: from `parse_bvh`.
-    scale: metres per file unit.
+    scale: metres per file unit; None = the style's (CMU: 0.056444, Daz:
+      0.01).
 
   Returns:
     [T, 17, 3] float32 metres, world frame, not root-centred, in
     `H36M17_JOINTS` order (the Human3.6M-17 order).
 
   Raises:
-    InputError: naming the file and the missing joint names if neither
-      naming style matches.
+    InputError: naming the file and the missing joint names if no naming
+      style matches, or if a reference-frame style has no motion frame.
   """
-  names = motion.joint_names
-  best = None
-  for style, mapping in _BVH_STYLES.items():
-    found, missing = _lookup(names, list(mapping.values()))
-    if not missing:
-      pos = bvh_positions(motion, scale=scale)
-      actual = {j: pos[found[n]] for j, n in mapping.items()}
-      with np.errstate(over='ignore', invalid='ignore'):
-        return _assemble(actual, {j: j for j in actual}, ('l_hip', 'r_hip'),
-                         motion.source)
-    if best is None or len(missing) < len(best[1]):
-      best = (style, missing)
-  raise InputError(
-      f'unknown BVH joint naming: closest is the {best[0]} style, which '
-      f'lacks joints {best[1]}; the file has {list(names)}',
-      source=motion.source, field='HIERARCHY')
+  style_name, found = detect_bvh_style(motion)
+  style = BVH_STYLES[style_name]
+  if style.reference_frame:
+    if motion.num_frames < 2:
+      raise InputError(f'a {style_name}-style BVH has its rest pose in frame '
+                       '0 and needs at least one motion frame after it',
+                       source=motion.source, field='MOTION')
+    motion = dataclasses.replace(motion, motion=motion.motion[1:])
+  pos = bvh_positions(motion, scale=style.unit if scale is None else scale)
+  actual = {}
+  for j, n in style.joints.items():
+    if isinstance(n, str):
+      actual[j] = pos[found[n]]
+    else:
+      actual[j] = np.mean([pos[found[m]] for m in n], axis=0)
+  with np.errstate(over='ignore', invalid='ignore'):
+    return _assemble(actual, {j: j for j in actual}, ('l_hip', 'r_hip'),
+                     motion.source)
 
 
 def asf_amc_to_h36m17(asf: AsfSkeleton,
@@ -850,9 +907,30 @@ def asf_amc_to_h36m17(asf: AsfSkeleton,
                      source or asf.source)
 
 
+@dataclasses.dataclass(frozen=True)
+class MocapTake:
+  """One take as Human3.6M-17 positions, with its frame rate.
+
+  Attributes:
+    positions: [T, 17, 3] float32 metres, the file's world frame (Y up for
+      CMU), not root-centred, `H36M17_JOINTS` order.
+    frame_rate: frames per second (BVH: 1 / Frame Time; AMC: CMU's 120).
+    source: the motion file.
+  """
+  positions: np.ndarray
+  frame_rate: float
+  source: str
+
+
 def load_h36m17(path: PathLike, *, amc_path: PathLike | None = None,
-                scale: float = CMU_SCALE) -> np.ndarray:
-  """Human3.6M-17 joint positions from a mocap file.
+                scale: float | None = None) -> np.ndarray:
+  """Human3.6M-17 joint positions from a mocap file (see `load_take`)."""
+  return load_take(path, amc_path=amc_path, scale=scale).positions
+
+
+def load_take(path: PathLike, *, amc_path: PathLike | None = None,
+              scale: float | None = None) -> MocapTake:
+  """Human3.6M-17 joint positions and frame rate from a mocap file.
 
   Args:
     path: a .bvh file; or an .asf skeleton (then `amc_path` is required); or
@@ -860,11 +938,12 @@ def load_h36m17(path: PathLike, *, amc_path: PathLike | None = None,
       (`01_01.amc` -> `01.asf`) unless the .asf is passed as `amc_path`.
     amc_path: the .amc motion when `path` is an .asf; when `path` is an
       .amc, an explicit .asf may be passed here instead.
-    scale: metres per file unit (CMU: 0.056444).
+    scale: metres per file unit; None = by format (ASF/AMC: CMU's 0.056444;
+      BVH: its naming style's, see `BVH_STYLES`).
 
   Returns:
-    [T, 17, 3] float32 metres, the file's world frame (CMU: Y up), not
-    root-centred, Human3.6M-17 order (`H36M17_JOINTS`: 0 pelvis, 1 r_hip,
+    A `MocapTake`: positions [T, 17, 3] float32 metres, the file's world
+    frame (CMU: Y up), not root-centred, Human3.6M-17 order (`H36M17_JOINTS`: 0 pelvis, 1 r_hip,
     2 r_knee, 3 r_ankle, 4 l_hip, 5 l_knee, 6 l_ankle, 7 spine, 8 thorax,
     9 neck/nose, 10 head_top, 11 l_shoulder, 12 l_elbow, 13 l_wrist,
     14 r_shoulder, 15 r_elbow, 16 r_wrist).
@@ -877,7 +956,9 @@ def load_h36m17(path: PathLike, *, amc_path: PathLike | None = None,
   p = pathlib.Path(path)
   suffix = p.suffix.lower()
   if suffix == '.bvh':
-    return bvh_to_h36m17(parse_bvh(p), scale=scale)
+    motion = parse_bvh(p)
+    return MocapTake(bvh_to_h36m17(motion, scale=scale),
+                     1.0 / motion.frame_time, str(p))
   if suffix == '.asf':
     if amc_path is None:
       raise ValueError(f'{p}: an .asf skeleton needs its motion: pass '
@@ -900,4 +981,7 @@ def load_h36m17(path: PathLike, *, amc_path: PathLike | None = None,
                      '.asf or .amc)', source=str(p), field='suffix')
   asf = parse_asf(asf_file)
   frames = parse_amc(amc_file)
-  return asf_amc_to_h36m17(asf, frames, scale=scale, source=str(amc_file))
+  positions = asf_amc_to_h36m17(
+      asf, frames, scale=CMU_SCALE if scale is None else scale,
+      source=str(amc_file))
+  return MocapTake(positions, CMU_AMC_HZ, str(amc_file))
