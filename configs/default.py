@@ -81,7 +81,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Random rotation of training poses: 'so3' (any orientation: infants lie,
   # sit and crawl, and the camera can look down on them) | 'vertical' (about
   # the body's up axis only) | 'yaw_tilt' (vertical, then a bounded tilt:
-  # max_tilt) | 'none'.
+  # max_tilt) | 'roll' (about the camera's optical axis only: bodies seen
+  # from above keep how they face the camera) | 'none'.
   config.augment.rotation = 'so3'
   # Pitch and roll bound (degrees) of rotation 'yaw_tilt': a rotation about
   # the up axis, then a tilt of up to this much about x and z.

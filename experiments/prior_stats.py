@@ -41,6 +41,14 @@ _STEPS = flags.DEFINE_integer('steps', 200, 'Reverse-SDE steps.')
 _METHOD = flags.DEFINE_enum('method', 'em', sampling.METHODS, 'Sampler.')
 _DATA = flags.DEFINE_string('data_root', '', 'Data folder ('' = default).')
 _SEED = flags.DEFINE_integer('seed', 0, 'Sampling seed.')
+_FILES = flags.DEFINE_string(
+    'mocap_files', 'cmu,cmu_extra',
+    'Training data to compare with (data.mocap_files syntax, relative to '
+    'the data root).')
+_SPLIT = flags.DEFINE_string('split', 'train',
+                             "CMU subject split of that data ('all', "
+                             "'train', 'val', 'test').")
+_HZ = flags.DEFINE_float('sample_hz', 30.0, 'Sampling rate of the takes.')
 
 
 def aligned_nearest_distance(samples: np.ndarray, data: np.ndarray
@@ -107,7 +115,9 @@ def main(argv):
   finite = np.isfinite(x).all(axis=(1, 2))
   x = x[finite]
   data = prior_data.load_prior_poses(
-      data_root=data_lib.data_root(_DATA.value))
+      mocap_files=_FILES.value or None,
+      data_root=data_lib.data_root(_DATA.value), split=_SPLIT.value,
+      sample_hz=_HZ.value)
   layout = skeleton.get_layout('h36m17')
   s_bones, d_bones = sampling.bone_stats(x), sampling.bone_stats(data)
   names = [f'{layout.joint_names[p]}-{layout.joint_names[c]}'
@@ -126,8 +136,15 @@ def main(argv):
           f'{s_bones["mean"][i]:11.3f} {s_bones["std"][i]:6.3f} '
           f'{rel:+8.1%}')
   sym_s, sym_d = sampling.symmetry_error(x), sampling.symmetry_error(data)
+  spread = {'samples_mean_std_m': float(np.mean(s_bones['std'])),
+            'data_mean_std_m': float(np.mean(d_bones['std']))}
+  print(f'bone-length spread (mean per-bone std): samples '
+        f'{spread["samples_mean_std_m"] * 100:.1f} cm, data '
+        f'{spread["data_mean_std_m"] * 100:.1f} cm')
+  ratio = sym_s['mean'] / max(sym_d['mean'], 1e-9)
   print(f'left/right bone-length asymmetry: samples {sym_s["mean"]:.3f}, '
-        f'data {sym_d["mean"]:.3f}')
+        f'data {sym_d["mean"]:.3f} (x{ratio:.1f}; target <= x2: '
+        f'{"met" if ratio <= 2 else "missed"})')
   rs = np.random.RandomState(0)
   sub = x[rs.choice(len(x), min(len(x), 128), replace=False)]
   nn = aligned_nearest_distance(sub, data)
@@ -146,7 +163,11 @@ def main(argv):
       'num_data_poses': int(len(data)), 'bones': bones,
       'mean_abs_rel_diff': float(np.mean([abs(b['rel_diff'])
                                           for b in bones])),
-      'symmetry': {'samples': sym_s, 'data': sym_d},
+      'data': {'mocap_files': _FILES.value, 'split': _SPLIT.value,
+               'sample_hz': _HZ.value},
+      'bone_spread': spread,
+      'symmetry': {'samples': sym_s, 'data': sym_d,
+                   'ratio': float(ratio)},
       'nearest_m': {'samples_median': float(np.median(nn)),
                     'samples_min': float(nn.min()),
                     'heldout_data_median': float(np.median(nn_data))},

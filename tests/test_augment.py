@@ -24,7 +24,7 @@ def _bones(x):
 
 class AugmentTest(parameterized.TestCase):
 
-  @parameterized.parameters('so3', 'vertical', 'yaw_tilt', 'none')
+  @parameterized.parameters('so3', 'vertical', 'yaw_tilt', 'roll', 'none')
   def test_rotation_is_proper(self, kind):
     rs = jax.vmap(lambda k: augment.random_rotation_matrix(k, kind))(
         jax.random.split(jax.random.key(0), 64))
@@ -62,6 +62,11 @@ class AugmentTest(parameterized.TestCase):
     vert = jax.vmap(lambda k: augment.random_rotation_matrix(
         k, 'vertical'))(keys[:50])
     chex.assert_trees_all_close(flat[:, :, 1], vert[:, :, 1], atol=1e-6)
+    # 'roll' keeps the optical axis: z goes to z.
+    rz = jax.vmap(lambda k: augment.random_rotation_matrix(k, 'roll'))(
+        keys[:50])
+    chex.assert_trees_all_close(rz[:, :, 2], jnp.broadcast_to(
+        jnp.array([0.0, 0.0, 1.0]), (50, 3)), atol=1e-6)
     with self.assertRaisesRegex(ValueError, 'max_tilt'):
       augment.make_augment_fn(rotation='yaw_tilt', max_tilt=120.0)
 

@@ -12,7 +12,9 @@ batch of keys and poses inside the jitted train step.
   the classic adult-H36M augmentation; 'yaw_tilt' is a vertical rotation
   followed by a bounded tilt (pitch about x and roll about z, each uniform
   in +-`max_tilt` degrees: upright bodies seen by cameras that look somewhat
-  down or up); 'none' keeps the pose as is.
+  down or up); 'roll' turns the pose about the camera's optical axis (z)
+  only: bodies seen from above (infants on a mat) lie at any angle in the
+  image, but keep how they face the camera; 'none' keeps the pose as is.
 - Mirror: with probability `mirror_prob`, negate x and swap left/right joints
   (`layout.flip_index`), so the result is again a valid left/right labelled
   pose.
@@ -34,7 +36,7 @@ import numpy as np
 
 from zedoi_jax import skeleton
 
-ROTATIONS = ('so3', 'vertical', 'yaw_tilt', 'none')
+ROTATIONS = ('so3', 'vertical', 'yaw_tilt', 'roll', 'none')
 
 AugmentFn = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -55,7 +57,8 @@ def random_rotation_matrix(rng: jax.Array, kind: str,
     rng: typed key.
     kind: 'so3' (uniform over SO(3), from a normalised Gaussian quaternion),
       'vertical' (uniform angle about the y axis), 'yaw_tilt' (that, then
-      pitch and roll each uniform in +-max_tilt degrees) or 'none'.
+      pitch and roll each uniform in +-max_tilt degrees), 'roll' (uniform
+      angle about the z axis) or 'none'.
     max_tilt: degrees, for 'yaw_tilt'.
 
   Returns:
@@ -67,6 +70,9 @@ def random_rotation_matrix(rng: jax.Array, kind: str,
     a = jax.random.uniform(rng, (), minval=0.0, maxval=2.0 * jnp.pi)
     c, s = jnp.cos(a), jnp.sin(a)
     return jnp.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+  if kind == 'roll':
+    a = jax.random.uniform(rng, (), minval=0.0, maxval=2.0 * jnp.pi)
+    return _axis_matrix(2, a)
   if kind == 'yaw_tilt':
     y_rng, p_rng, r_rng = jax.random.split(rng, 3)
     yaw = jax.random.uniform(y_rng, (), minval=0.0, maxval=2.0 * jnp.pi)
@@ -148,7 +154,8 @@ def make_augment_fn(*, rotation: str = 'so3', mirror_prob: float = 0.5,
   """Composes scaling, mirroring and rotation into one transform.
 
   Args:
-    rotation: 'so3' | 'vertical' | 'yaw_tilt' | 'none' (module docstring).
+    rotation: 'so3' | 'vertical' | 'yaw_tilt' | 'roll' | 'none' (module
+      docstring).
     mirror_prob: probability of a left/right mirror, in [0, 1].
     global_scale: s, global factor uniform in [1 - s, 1 + s]; in [0, 1).
     bone_scale: b, per-bone factor uniform in [1 - b, 1 + b] (shared by

@@ -245,6 +245,17 @@ def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
   return out
 
 
+def bone_length_ratio(pred: np.ndarray, gt: np.ndarray, lay) -> float:
+  """Mean over poses and bones of predicted / true bone length (1 = the
+  right body size; < 1 = bodies fitted too small)."""
+  def lengths(x):
+    return np.stack([np.linalg.norm(x[:, c] - x[:, q], axis=-1)
+                     for c, q in lay.bones], -1)
+  g = lengths(gt)
+  ok = g > 1e-6
+  return float(np.mean(lengths(pred)[ok] / g[ok]))
+
+
 def mean_pose_baseline(meta: dict, gt: np.ndarray, model_layout: str,
                        eval_layout: str, root_joints) -> dict[str, Any]:
   """The trivial baseline: one constant pose, the model's training data mean.
@@ -284,6 +295,8 @@ def print_table(results: dict[str, Any]) -> None:
         f'S={results["num_hypotheses"]}' + (
             f' ({rate:.2f} poses/s)' if (rate := results.get(
                 TIMING_KEY, {}).get('poses_per_s')) else ''))
+  if results.get('bone_length_ratio') is not None:
+    print(f'  predicted / true bone length: {results["bone_length_ratio"]:.3f}')
   base = results.get('baseline') or {}
   if base.get('available'):
     rows.append(('mean-pose baseline', f'{base["mpjpe_mm"]:.1f}',
@@ -577,6 +590,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                      'count': int(pc.num_shards)}
   results = score_results(base, pred_all, aggregates['min_reproj'],
                           aggregates['mean'], es.gt, out['reproj_error'])
+  results['bone_length_ratio'] = bone_length_ratio(aggregates['mean'],
+                                                   es.gt, lay)
   results['baseline'] = mean_pose_baseline(
       model.meta, es.gt, model_layout, es.eval_layout,
       root_joints=lay.root_joints)
