@@ -230,7 +230,8 @@ def lift(config: ml_collections.ConfigDict,
     det = video.detect_cached(
         lc.input, workdir / 'keypoints_2d.npz',
         min_confidence=float(lc.detect_confidence),
-        stride=int(lc.frame_stride), max_frames=int(lc.max_frames))
+        stride=int(lc.frame_stride), max_frames=int(lc.max_frames),
+        show_progress=None if config.progress else False)
     data = video.lift_input(det, str(workdir / 'keypoints_2d.npz'))
   else:
     data = load_input(lc.input, layout, image_width=int(lc.image_width),
@@ -341,7 +342,8 @@ def lift(config: ml_collections.ConfigDict,
                                    workdir, model_layout)
     if lc.render_video:
       video.render(det, frames_3d['poses_3d'], workdir / 'lifted_video.mp4',
-                   model_layout, picture_path=workdir / 'lifted_video.png')
+                   model_layout, picture_path=workdir / 'lifted_video.png',
+                   show_progress=None if config.progress else False)
       pictures += [workdir / 'lifted_video.mp4', workdir / 'lifted_video.png']
   logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
                'wrote %s', n, src, float(err.mean()), npz_path)

@@ -181,8 +181,8 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
     min_confidence: the detector's person-detection / presence threshold.
     stride: keep every stride-th frame.
     max_frames: stop after this many kept frames (0 = all).
-    show_progress: log `frames done/total, rate, ETA` (None: when stderr
-      is a terminal... and always every 10 s in a log).
+    show_progress: log `frames done/total, rate, ETA` every 10 s (None:
+      only when stderr is a terminal).
     model_path: the `.task` bundle (default: the one shipped here).
 
   Returns:
@@ -211,8 +211,7 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
       min_pose_presence_confidence=float(min_confidence),
       min_tracking_confidence=float(min_confidence))
   prog = progress_lib.Progress(frames.count, name='detect 2D', unit='frame',
-                               enabled=(True if show_progress is None else
-                                        show_progress))
+                               enabled=show_progress)
   lms, whs, idx, names, status = [], [], [], [], []
   fps = frames.fps if frames.fps > 0 else 30.0
   last_ms = -1
@@ -296,7 +295,8 @@ def source_identity(path: str | os.PathLike) -> dict[str, Any]:
   return {'source': str(p), 'sha256': h.hexdigest(), 'files': len(files)}
 
 
-def detect_cached(path: str | os.PathLike, cache: pathlib.Path,
+def detect_cached(path: str | os.PathLike, cache: pathlib.Path, *,
+                  show_progress: bool | None = None,
                   **settings: Any) -> dict[str, Any]:
   """`detect(path, **settings)`, reusing `cache` (an .npz) made for the same
   media and settings (a rerun in the same workdir), else writing it."""
@@ -321,7 +321,7 @@ def detect_cached(path: str | os.PathLike, cache: pathlib.Path,
           return det
     except (OSError, KeyError, ValueError) as e:
       logging.warning('ignoring unreadable detection cache %s (%r)', cache, e)
-  det = detect(path, **settings)
+  det = detect(path, show_progress=show_progress, **settings)
   save_detections(det, cache, identity=key)
   return det
 
@@ -455,7 +455,7 @@ def draw_3d(cv2, size: int, pose: np.ndarray, layout: skeleton.Layout, *,
 def render(det: dict[str, Any], poses_3d: np.ndarray, out_path: pathlib.Path,
            model_layout: str, *, height: int = 540,
            picture_path: pathlib.Path | None = None,
-           show_progress: bool = True) -> pathlib.Path:
+           show_progress: bool | None = None) -> pathlib.Path:
   """Writes the side-by-side video: frame + 2D keypoints | 3D skeleton.
 
   `poses_3d` is `[F, J, 3]` per frame of `det` (NaN where nothing was
