@@ -77,7 +77,8 @@ def fake_detections(status):
           'image_wh': np.tile([640, 480], (f, 1)),
           'frame_index': np.arange(f), 'names': [f'f{i}' for i in range(f)],
           'status': list(status), 'fps': 30.0, 'source': 'clip.mp4',
-          'kind': 'video', 'seconds': 1.0, 'frames_per_second': f / 1.0}
+          'kind': 'video', 'seconds': 1.0, 'frames_per_second': f / 1.0,
+          'cpu_seconds_per_frame': 0.5}
 
 
 class VideoNoExtraTest(absltest.TestCase):

@@ -7,7 +7,11 @@ or [N, J, 3] (third column = confidence in [0, 1]) in layout
 `config.lift.layout`. Camera: a 3x3 K from `config.lift.camera` (.npy,
 .json or whitespace .txt), else `camera.default_K` of the image size (with a
 warning); the image size comes from the JSON's images or
-`config.lift.image_width/height`.
+`config.lift.image_width/height`. A video file, an image or a folder of
+images goes through the bundled 2D detector first (`zedoi_jax.video`, the
+optional `video` extra): workdir/keypoints_2d.npz, then per frame
+workdir/video_3d.npz/.json (NaN + status where no person was found) and
+workdir/lifted_video.mp4 (frame with 2D | 3D skeleton).
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;

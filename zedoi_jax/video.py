@@ -22,11 +22,13 @@ images.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pathlib
 import re
+import sys
 import time
 from typing import Any, Iterator
 
@@ -170,6 +172,21 @@ class Frames:
     return self._video() if self.kind == 'video' else self._images()
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+  """Silences the C++ runtime's start-up chatter (a dozen INFO/WARNING
+  lines on fd 2 per model load); Python errors still raise."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  try:
+    with open(os.devnull, 'w') as null:
+      os.dup2(null.fileno(), 2)
+      yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
 def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
            stride: int = 1, max_frames: int = 0,
            show_progress: bool | None = None,
@@ -190,8 +207,9 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
     [F, 17] (0 where none), 'landmarks' [F, 33, 4] (x px, y px, z (BlazePose
     relative depth, x's scale), visibility), 'image_wh' [F, 2],
     'frame_index' [F], 'names' [F], 'status' [F] ('ok' | 'no_person' |
-    'unreadable'), 'fps', 'source', 'kind', 'seconds' (detection time),
-    'frames_per_second'}.
+    'unreadable'), 'fps', 'source', 'kind', 'seconds' (detection wall
+    time, decoding included), 'frames_per_second', 'cpu_seconds_per_frame'
+    (process CPU time, all threads: the rate on an idle machine)}.
   """
   cv2, mp, vision, base_options = _extra()
   del cv2
@@ -216,7 +234,10 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
   fps = frames.fps if frames.fps > 0 else 30.0
   last_ms = -1
   t0 = time.perf_counter()
-  with vision.PoseLandmarker.create_from_options(opts) as landmarker:
+  c0 = time.process_time()
+  with _quiet_stderr():
+    landmarker = vision.PoseLandmarker.create_from_options(opts)
+  with landmarker:
     for i, name, rgb in frames:
       idx.append(i)
       names.append(name)
@@ -249,6 +270,7 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
       lms.append(lm)
       prog.update(len(idx))
   seconds = time.perf_counter() - t0
+  cpu_seconds = time.process_time() - c0
   if not idx:
     raise InputError('no frames could be read', source=src, field='frames')
   lms = np.stack(lms)
@@ -256,14 +278,16 @@ def detect(path: str | os.PathLike, *, min_confidence: float = 0.5,
   ok = np.asarray(status) == STATUS_OK
   conf = np.where(ok[:, None], np.clip(np.nan_to_num(coco[..., 3]), 0, 1), 0)
   num_ok = int(ok.sum())
-  logging.info('%s: %d frames, person found in %d; %.1f frames/s', src,
-               len(idx), num_ok, len(idx) / max(seconds, 1e-9))
+  logging.info('%s: %d frames, person found in %d; %.1f frames/s (%.0f ms '
+               'CPU time per frame)', src, len(idx), num_ok,
+               len(idx) / max(seconds, 1e-9), 1000 * cpu_seconds / len(idx))
   return {'keypoints': coco[..., :2], 'confidence': conf, 'landmarks': lms,
           'image_wh': np.asarray(whs, np.int64),
           'frame_index': np.asarray(idx, np.int64), 'names': names,
           'status': status, 'fps': frames.fps, 'source': src,
           'kind': frames.kind, 'seconds': seconds,
-          'frames_per_second': len(idx) / max(seconds, 1e-9)}
+          'frames_per_second': len(idx) / max(seconds, 1e-9),
+          'cpu_seconds_per_frame': cpu_seconds / len(idx)}
 
 
 def save_detections(det: dict[str, Any], path: pathlib.Path, *,
@@ -275,6 +299,7 @@ def save_detections(det: dict[str, Any], path: pathlib.Path, *,
       path, keypoints=kp.astype(np.float32), identity=np.array(identity),
       kind=np.array(det['kind']), seconds=np.float64(det['seconds']),
       frames_per_second=np.float64(det['frames_per_second']),
+      cpu_seconds_per_frame=np.float64(det['cpu_seconds_per_frame']),
       landmarks_blazepose33=det['landmarks'].astype(np.float32),
       image_wh=det['image_wh'], frame_index=det['frame_index'],
       names=np.array(det['names']), status=np.array(det['status']),
@@ -316,7 +341,8 @@ def detect_cached(path: str | os.PathLike, cache: pathlib.Path, *,
                  'status': [str(s) for s in z['status']],
                  'fps': float(z['fps']), 'source': str(z['source']),
                  'kind': str(z['kind']), 'seconds': float(z['seconds']),
-                 'frames_per_second': float(z['frames_per_second'])}
+                 'frames_per_second': float(z['frames_per_second']),
+                 'cpu_seconds_per_frame': float(z['cpu_seconds_per_frame'])}
           logging.info('reusing the 2D detections in %s', cache)
           return det
     except (OSError, KeyError, ValueError) as e:
@@ -379,6 +405,8 @@ def lift_outputs(det: dict[str, Any], lifted_npz: str | os.PathLike,
          'detector': 'MediaPipe BlazePose full (bundled, Apache-2.0), '
                      'COCO-17 subset',
          'detection_frames_per_second': round(det['frames_per_second'], 2),
+         'detection_cpu_ms_per_frame': round(
+             1000 * det['cpu_seconds_per_frame'], 1),
          'frames': [{'frame': int(det['frame_index'][i]),
                      'name': det['names'][i], 'status': status[i],
                      'reproj_error_px': (None if not np.isfinite(reproj[i])
