@@ -54,6 +54,47 @@ def qca_intrinsics(path: pathlib.Path) -> dict[str, np.ndarray]:
   return out
 
 
+def qca_extrinsics(path: pathlib.Path) -> dict[str, tuple]:
+  """(R, t) per camera, world (metres) -> OpenCV camera frame.
+
+  Qualisys stores each camera's orientation matrix r_ij and position (mm);
+  its camera axes have y up and z backward, so the OpenCV frame is that
+  rotated by pi about x (as pose2sim's calib_qca_to_toml does).
+  """
+  root = ET.parse(path).getroot()
+  flip = np.diag([1.0, -1.0, -1.0])
+  out = {}
+  for cam in root.findall('cameras/camera'):
+    tr = cam.find('transform')
+    m = np.array([[float(tr.get(f'r{i}{j}')) for j in (1, 2, 3)]
+                  for i in (1, 2, 3)])
+    c = np.array([float(tr.get(k)) for k in 'xyz']) / 1000.0
+    r = flip @ m
+    out[cam.get('serial')] = (r, -r @ c)
+  return out
+
+
+def triangulate(uv: np.ndarray, conf: np.ndarray, proj: np.ndarray,
+                min_conf: float = 0.5) -> np.ndarray:
+  """DLT per joint: uv [V, F, J, 2], conf [V, F, J], proj [V, 3, 4] ->
+  [F, J, 3] (NaN with fewer than 2 confident views)."""
+  v, f, j = conf.shape
+  out = np.full((f, j, 3), np.nan)
+  for fi in range(f):
+    for ji in range(j):
+      rows = []
+      for vi in range(v):
+        w = conf[vi, fi, ji]
+        if w >= min_conf and np.isfinite(uv[vi, fi, ji]).all():
+          u, vv = uv[vi, fi, ji]
+          p = proj[vi]
+          rows += [w * (u * p[2] - p[0]), w * (vv * p[2] - p[1])]
+      if len(rows) >= 4:
+        x = np.linalg.svd(np.asarray(rows))[2][-1]
+        out[fi, ji] = x[:3] / x[3]
+  return out
+
+
 def lift_cmd(video: pathlib.Path, workdir: pathlib.Path, k_path, extra):
   cmd = [sys.executable, '-m', 'zedoi_jax.main', '--config=configs/lift.py',
          f'--config.lift.input={video}', f'--workdir={workdir}']
@@ -139,19 +180,22 @@ def task_multiview(args) -> dict:
   work.mkdir(parents=True, exist_ok=True)
   ks = qca_intrinsics(demo / DEMO / 'calibration' / 'Calib.qca.txt')
   cams = sorted(ks)
-  poses, status, det_fps, det_cpu = {}, {}, {}, {}
+  poses, status, det_fps, det_cpu, kp2d, conf2d = {}, {}, {}, {}, {}, {}
   model_flags = ([] if args.model == 'infant' else ['--config.init.adapted='])
   for cam in cams:
     k_path = work / f'K_{cam}.txt'
     np.savetxt(k_path, ks[cam])
     wd = work / f'{args.model}_{cam}'
-    run(lift_cmd(demo / DEMO / 'videos' / f'{cam}.mp4', wd, k_path,
-                 model_flags + ['--config.lift.render_video=False',
-                                '--config.lift.pictures=False']),
-        work / f'{args.model}_{cam}.log')
+    if not (args.reuse and (wd / 'video_3d.npz').is_file()):
+      run(lift_cmd(demo / DEMO / 'videos' / f'{cam}.mp4', wd, k_path,
+                   model_flags + ['--config.lift.render_video=False',
+                                  '--config.lift.pictures=False']),
+          work / f'{args.model}_{cam}.log')
     with np.load(wd / 'video_3d.npz') as z:
       poses[cam] = z['poses_3d'].astype(np.float64)
       status[cam] = list(z['status'])
+      kp2d[cam] = z['keypoints_2d'].astype(np.float64)
+      conf2d[cam] = z['confidence_2d'].astype(np.float64)
     vdoc = json.loads((wd / 'video_3d.json').read_text())
     det_fps[cam] = vdoc['detection_frames_per_second']
     det_cpu[cam] = vdoc.get('detection_cpu_ms_per_frame')
@@ -185,7 +229,57 @@ def task_multiview(args) -> dict:
   # Motion scale: how far one view's pose moves from its own mean pose.
   lag0 = np.mean([p['pa_mpjpe_mm_lag0'] for p in pairs.values()])
   bestl = np.mean([p['pa_mpjpe_mm_best_lag'] for p in pairs.values()])
-  row = {'task': 'multiview', 'model': args.model, 'cameras': cams,
+  # Reference: the same detector's 2D triangulated from the 4 calibrated
+  # views (lens distortion ignored), in H36M-17, root-relative; each
+  # view's lift vs it, after Procrustes (PA-MPJPE) and in that camera's
+  # frame with only the root aligned (MPJPE: depth and tilt errors count).
+  ext = qca_extrinsics(demo / DEMO / 'calibration' / 'Calib.qca.txt')
+  proj = np.stack([ks[c] @ np.concatenate([ext[c][0], ext[c][1][:, None]],
+                                          1) for c in cams])
+  uv = np.stack([kp2d[c][:f] for c in cams])
+  cf = np.stack([conf2d[c][:f] for c in cams])
+  tri = triangulate(uv, cf, proj)
+  reproj = []
+  for vi, c in enumerate(cams):
+    xh = np.concatenate([tri, np.ones(tri.shape[:-1] + (1,))], -1) @ proj[vi].T
+    d = np.linalg.norm(xh[..., :2] / xh[..., 2:] - uv[vi], axis=-1)
+    reproj.append(np.nanmedian(np.where(cf[vi] >= 0.5, d, np.nan)))
+  from zedoi_jax import skeleton  # pylint: disable=g-import-not-at-top
+  vs_tri = {}
+  for c in cams:
+    r, t = ext[c]
+    tri_cam = tri @ r.T + t
+    ref = skeleton.convert(tri_cam, 'coco17', 'h36m17')
+    ref = ref - ref[:, :1]
+    ok = np.isfinite(ref).all((1, 2)) & np.isfinite(poses[c][:f]).all((1, 2))
+    vs_tri[c] = {
+        'pa_mpjpe_mm': float(np.mean(metrics.pa_mpjpe(poses[c][:f][ok],
+                                                      ref[ok]))) * 1000,
+        'mpjpe_mm_root_aligned': float(np.mean(metrics.mpjpe(
+            poses[c][:f][ok], ref[ok]))) * 1000,
+        'baseline_fixed_pose_pa_mpjpe_mm': float(np.mean(metrics.pa_mpjpe(
+            np.broadcast_to(np.nanmean(ref[ok], 0), ref[ok].shape),
+            ref[ok]))) * 1000,
+        'frames': int(ok.sum())}
+  row_tri = {'triangulation_median_reproj_px': [round(float(x), 2)
+                                                for x in reproj],
+             'vs_triangulated': vs_tri,
+             'mean_pa_mpjpe_mm_vs_triangulated': round(float(np.mean(
+                 [v['pa_mpjpe_mm'] for v in vs_tri.values()])), 1),
+             'mean_mpjpe_mm_vs_triangulated_root_aligned': round(float(
+                 np.mean([v['mpjpe_mm_root_aligned']
+                          for v in vs_tri.values()])), 1),
+             'baseline_fixed_pose_pa_mpjpe_mm_vs_triangulated': round(float(
+                 np.mean([v['baseline_fixed_pose_pa_mpjpe_mm']
+                          for v in vs_tri.values()])), 1)}
+  print('triangulated reference (4 views, DLT): median reprojection '
+        f'{row_tri["triangulation_median_reproj_px"]} px')
+  for c, v in vs_tri.items():
+    print(f"  {c} lift vs triangulated: PA-MPJPE {v['pa_mpjpe_mm']:.1f} mm, "
+          f"MPJPE (root aligned, camera frame) "
+          f"{v['mpjpe_mm_root_aligned']:.1f} mm; fixed-pose baseline "
+          f"{v['baseline_fixed_pose_pa_mpjpe_mm']:.1f} mm")
+  row = {'task': 'multiview', 'model': args.model, 'cameras': cams, **row_tri,
          'frames': f, 'pairs': pairs,
          'mean_pa_mpjpe_mm_lag0': round(float(lag0), 1),
          'mean_pa_mpjpe_mm_best_lag': round(float(bestl), 1),
@@ -212,6 +306,8 @@ def main():
   ap.add_argument('--model', choices=('adult', 'infant'), default='adult')
   ap.add_argument('--workdir', default='/tmp/zedoi_video_exp')
   ap.add_argument('--out', default='')
+  ap.add_argument('--reuse', action='store_true',
+                  help='multiview: reuse per-view lifts already in --workdir')
   args = ap.parse_args()
   row = task_clip(args) if args.task == 'clip' else task_multiview(args)
   row['date'] = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())

@@ -546,6 +546,8 @@ def render(det: dict[str, Any], poses_3d: np.ndarray, out_path: pathlib.Path,
         cv2.imwrite(str(picture_path), panel)
       done += 1
       prog.update(done)
+      if done == len(wanted):
+        break
   finally:
     if writer is not None:
       writer.release()
