@@ -195,6 +195,21 @@ class VideoDetectTest(absltest.TestCase):
     self.assertTrue((det['confidence'][[1, 2]] == 0).all())
     self.assertTrue(np.isfinite(det['keypoints'][[0, 3]]).all())
 
+  def test_detections_are_cached_per_media_and_settings(self):
+    tmp = make_tmp(self)
+    cache = tmp / 'keypoints_2d.npz'
+    first = video.detect_cached(CLIP, cache, max_frames=2,
+                                show_progress=False)
+    with self.assertLogs(level='INFO') as logs:
+      again = video.detect_cached(CLIP, cache, max_frames=2)
+    self.assertIn('reusing the 2D detections', ' '.join(logs.output))
+    np.testing.assert_allclose(again['keypoints'], first['keypoints'],
+                               atol=1e-4)
+    self.assertEqual(again['status'], first['status'])
+    other = video.detect_cached(CLIP, cache, max_frames=3,
+                                show_progress=False)
+    self.assertLen(other['status'], 3)
+
   def test_unreadable_video_is_one_line(self):
     tmp = make_tmp(self)
     (tmp / 'bad.mp4').write_bytes(b'\x00garbage' * 100)
@@ -268,11 +283,6 @@ class VideoLiftTest(TinyPriorTestCase):
       n += 1
     self.assertEqual(n, 3)
     self.assertTrue((workdir / 'lifted_video.png').is_file())
-    # A rerun in the same workdir reuses the detections and the chunks.
-    with self.assertLogs(level='INFO') as logs:
-      lift.lift(self.config(input=str(frames),
-                            camera=str(self.tmp / 'K.txt')), workdir)
-    self.assertIn('reusing the 2D detections', ' '.join(logs.output))
 
 
 if __name__ == '__main__':
