@@ -252,6 +252,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.lift.image_height = 0
   # Write PNG pictures of the results.
   config.lift.pictures = True
+  # Video / image-folder input (lift.input = a video file, an image or a
+  # folder of images; needs the optional extra: pip install -e '.[video]'):
+  # the bundled BlazePose detector's person threshold, every n-th frame, at
+  # most this many frames (0 = all), and the side-by-side video
+  # (workdir/lifted_video.mp4: frame + 2D | 3D skeleton).
+  config.lift.detect_confidence = 0.5
+  config.lift.frame_stride = 1
+  config.lift.max_frames = 0
+  config.lift.render_video = True
 
   # ------------------------------------------------------------ scaling
   config.parallel = ml_collections.ConfigDict()

@@ -7,7 +7,11 @@ or [N, J, 3] (third column = confidence in [0, 1]) in layout
 `config.lift.layout`. Camera: a 3x3 K from `config.lift.camera` (.npy,
 .json or whitespace .txt), else `camera.default_K` of the image size (with a
 warning); the image size comes from the JSON's images or
-`config.lift.image_width/height`.
+`config.lift.image_width/height`. A video file, an image or a folder of
+images goes through the bundled 2D detector first (`zedoi_jax.video`, the
+optional `video` extra): workdir/keypoints_2d.npz, then per frame
+workdir/video_3d.npz/.json (NaN + status where no person was found) and
+workdir/lifted_video.mp4 (frame with 2D | 3D skeleton).
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
@@ -45,6 +49,7 @@ from zedoi_jax import camera
 from zedoi_jax import fit
 from zedoi_jax import parallel
 from zedoi_jax import skeleton
+from zedoi_jax import video
 from zedoi_jax.errors import InputError
 
 FRAME = ('camera frame (OpenCV): x right, y down, z forward; metres; '
@@ -220,8 +225,21 @@ def lift(config: ml_collections.ConfigDict,
   lc = config.lift
   layout = skeleton.get_layout(lc.layout, source='config',
                                field='lift.layout').name
-  data = load_input(lc.input, layout, image_width=int(lc.image_width),
-                    image_height=int(lc.image_height))
+  det = None
+  if video.is_media(lc.input):
+    # A video, image or image folder: the bundled 2D detector first (the
+    # optional video extra); only frames with a person are lifted.
+    workdir.mkdir(parents=True, exist_ok=True)
+    layout = 'coco17'
+    det = video.detect_cached(
+        lc.input, workdir / 'keypoints_2d.npz',
+        min_confidence=float(lc.detect_confidence),
+        stride=int(lc.frame_stride), max_frames=int(lc.max_frames),
+        show_progress=None if config.progress else False)
+    data = video.lift_input(det, str(workdir / 'keypoints_2d.npz'))
+  else:
+    data = load_input(lc.input, layout, image_width=int(lc.image_width),
+                      image_height=int(lc.image_height))
   src = data['source']
   K = _cameras(lc.camera, data['image_wh'], src)
   model = load.load_pose_model(config.init.prior, config.init.adapted)
@@ -244,7 +262,8 @@ def lift(config: ml_collections.ConfigDict,
                                                'K', 'id')}
   model_info = evaluate.model_identity(model, config)
   identity = {
-      'mode': 'lift', 'input': src, 'input_sha256': file_digest(src),
+      'mode': 'lift', 'input': src,
+      'input_sha256': data.get('sha256') or file_digest(src),
       'layout': layout,
       'camera': lc.camera or '',
       'camera_sha256': file_digest(lc.camera) if lc.camera else '',
@@ -322,6 +341,14 @@ def lift(config: ml_collections.ConfigDict,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
         confidence=shard_inputs['confidence'][:num]))
+  if det is not None and int(pc.num_shards) == 1:
+    frames_3d = video.lift_outputs(det, npz_path, data['frame_rows'],
+                                   workdir, model_layout)
+    if lc.render_video:
+      video.render(det, frames_3d['poses_3d'], workdir / 'lifted_video.mp4',
+                   model_layout, picture_path=workdir / 'lifted_video.png',
+                   show_progress=None if config.progress else False)
+      pictures += [workdir / 'lifted_video.mp4', workdir / 'lifted_video.png']
   logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
                'wrote %s', n, src, float(err.mean()), npz_path)
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
