@@ -304,6 +304,11 @@ class OtherFormatsTest(absltest.TestCase):
     self.write_dlc(path2, parts, multi=True)
     d = detectors.read(path2)
     self.assertEqual(d.track.tolist(), [0, 1] * 3)
+    # Human3.6M body part names: found although the hint says coco17.
+    path4 = self.tmp / 'h36m.csv'
+    self.write_dlc(path4, [n.replace('r_', 'Right').replace('l_', 'Left')
+                           for n in skeleton.H36M17.joint_names])
+    self.assertEqual(detectors.read(path4, layout='coco17').layout, 'h36m17')
     # Unknown body parts: a clear error.
     path3 = self.tmp / 'mouse.csv'
     self.write_dlc(path3, ['snout', 'tailbase'])

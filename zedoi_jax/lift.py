@@ -344,9 +344,16 @@ def lift(config: ml_collections.ConfigDict,
   layout = skeleton.get_layout(lc.layout, source='config',
                                field='lift.layout').name
   export_formats = export_lib.parse_formats(lc.get('export', ''))
-  data = load_input(lc.input, layout, image_width=int(lc.image_width),
-                    image_height=int(lc.image_height),
-                    fmt=lc.get('format', 'auto'))
+  width, height = int(lc.image_width), int(lc.image_height)
+  if (not (width > 0 and height > 0) and lc.camera and
+      pathlib.Path(lc.camera).suffix.lower() == '.toml'):
+    # The calibration's image size, for inputs that need one (MediaPipe).
+    from zedoi_jax.data import calibration  # pylint: disable=g-import-not-at-top
+    width, height = calibration.select_camera(
+        calibration.read_calibration(lc.camera), lc.get('camera_name', ''),
+        lc.camera).size
+  data = load_input(lc.input, layout, image_width=width,
+                    image_height=height, fmt=lc.get('format', 'auto'))
   src = data['source']
   layout = data['layout']
   cam_info = camera_setup(data, lc.camera, lc.get('camera_name', ''),

@@ -43,8 +43,9 @@ Formats (`read(path, fmt='auto')`; `detect_format` tells them apart):
   'deeplabcut' DeepLabCut CSV: header rows scorer, [individuals,]
                bodyparts, coords (x, y, likelihood per body part), then one
                row per frame, frame index first. Body parts are matched by
-               name to a layout (`layout`, or the first that matches:
-               'left_shoulder', 'LShoulder', 'l_shoulder' all match).
+               name to a layout (`layout` tried first, then the known ones
+               in turn; 'left_shoulder', 'LShoulder', 'l_shoulder' all
+               match); extra body parts are ignored.
 
 Errors: `InputError` naming the file and field, one line.
 """
@@ -91,7 +92,7 @@ def _load_json(path: pathlib.Path) -> Any:
   try:
     return json.loads(path.read_text(encoding='utf-8'))
   except (UnicodeDecodeError, json.JSONDecodeError) as e:
-    _fail(f'not valid JSON ({e})', path, 'json')
+    _fail(f'malformed JSON ({e})', path, 'json')
 
 
 def _finish(rows: list[tuple], layout: str, src, fmt: str,
@@ -420,9 +421,10 @@ def _dlc_layout(parts: Sequence[str], layout: str | None, src) -> tuple[
     str, list[int]]:
   """The layout and, per layout joint, its body part index (-1: absent)."""
   normed = [_norm_name(x) for x in parts]
-  candidates = ([layout] if layout else
-                ['coco17', 'h36m17', 'halpe26', 'body25', 'body25b',
-                 'coco18', 'mediapipe33', 'lsp14', 'syrip12'])
+  candidates = list(dict.fromkeys(
+      ([layout] if layout else []) +
+      ['coco17', 'h36m17', 'halpe26', 'body25', 'body25b', 'coco18',
+       'mediapipe33', 'lsp14', 'syrip12']))
   best = None
   for name in candidates:
     lay = skeleton.get_layout(name, source=str(src), field='lift.layout')
