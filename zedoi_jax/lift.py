@@ -1,20 +1,27 @@
 """Lift mode: 3D poses from a user's 2D keypoints.
 
 `lift(config, workdir)` is the entry of `config.mode = 'lift'`. Input
-(`config.lift.input`): a COCO keypoint JSON (dataset or detection results;
-`zedoi_jax.data.coco.load_coco_keypoints`) or a .npy / .npz array [N, J, 2]
+(`config.lift.input`, format `config.lift.format`, 'auto' by default): a
+COCO keypoint JSON (dataset or detection results;
+`zedoi_jax.data.coco.load_coco_keypoints`), a .npy / .npz array [N, J, 2]
 or [N, J, 3] (third column = confidence in [0, 1]) in layout
-`config.lift.layout`. Camera: a 3x3 K from `config.lift.camera` (.npy,
-.json or whitespace .txt), else `camera.default_K` of the image size (with a
-warning); the image size comes from the JSON's images or
-`config.lift.image_width/height`.
+`config.lift.layout`, or a detector's files (OpenPose, AlphaPose, MMPose,
+MediaPipe, DeepLabCut: `zedoi_jax.data.detectors`). Camera: a 3x3 K from
+`config.lift.camera` (.npy, .json or whitespace .txt), an [F, 3, 3] .npy
+(per frame), or a calibration .toml (`config.lift.camera_name`; its lens
+distortion is removed from the 2D), else `camera.default_K` of the image
+size (with a warning); the image size comes from the input, the
+calibration or `config.lift.image_width/height`.
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
-reproj_error [N] px; joint_names; rows [N], each pose's row in the input),
+reproj_error [N] px; joint_names; rows [N], each pose's row in the input;
+frame [N] and track [N] (-1 = unknown); joint_spread_mm [N, 17], the
+hypotheses' per-joint spread, see UNCERTAINTY),
 workdir/lifted.json (the same per pose, with units and frame spelled out)
 and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
-reprojection over the input 2D.
+reprojection over the input 2D; `config.lift.export` adds TRC / BVH / CSV /
+GIF files (`zedoi_jax.export`).
 
 Big inputs: poses are fitted in chunks of `config.parallel.chunk_size`,
 each written atomically under workdir/chunks, so a killed run restarted in
