@@ -240,13 +240,36 @@ def get_config() -> ml_collections.ConfigDict:
 
   # -------------------------------------------------------------- lift
   config.lift = ml_collections.ConfigDict()
-  # Input keypoints: COCO keypoint JSON, or .npy/.npz of [N, J, 2|3].
+  # Input keypoints: a file or folder (see lift.format).
   config.lift.input = ''
-  # Joint layout of the input ('coco17' | 'h36m17' | 'syrip12' | 'lsp14').
+  # Input format: 'auto' (from the content; a one-line error naming the file
+  # when unsure) | 'openpose' (folder of per-frame JSON) | 'alphapose' |
+  # 'mmpose' | 'mediapipe' | 'deeplabcut' (CSV) | 'coco' (COCO keypoint
+  # JSON) | 'array' (.npy/.npz of [N, J, 2|3]). zedoi_jax/data/detectors.py.
+  config.lift.format = 'auto'
+  # Joint layout of array input ('coco17' | 'h36m17' | 'syrip12' | 'lsp14' |
+  # 'body25' | 'body25b' | 'coco18' | 'halpe26' | 'mediapipe33'). Detector
+  # files carry their own; it only settles what a file cannot tell
+  # (BODY_25 vs BODY_25B when the geometry is unclear, DeepLabCut parts).
   config.lift.layout = 'coco17'
-  # Camera: path to a 3x3 K (.npy/.json/.txt), or '' for a default from the
-  # image size (with a warning).
+  # Camera: a 3x3 K (.npy/.json/.txt); an [N, 3, 3] .npy (one K per frame
+  # of a detector file, or per pose of an array); an OpenCV / Pose2Sim
+  # calibration .toml; or '' for a default from the image size (warning).
   config.lift.camera = ''
+  # The camera to use from a calibration .toml (table key such as 'cam_01'
+  # or its `name`); '' = the file's only camera.
+  config.lift.camera_name = ''
+  # Undistort the 2D with the calibration's OpenCV distortion coefficients.
+  config.lift.undistort = True
+  # Extra outputs, comma-separated: 'trc' (OpenSim/Pose2Sim markers), 'bvh'
+  # (rotations on a fixed skeleton), 'csv', 'gif' (3D beside the input 2D);
+  # one file per person track (zedoi_jax/export.py).
+  config.lift.export = ''
+  # Frames per second of the input video, for TRC/BVH time stamps and the
+  # GIF (an assumption unless you set it: 30).
+  config.lift.frame_rate = 30.0
+  # TRC units: 'm' or 'mm'.
+  config.lift.trc_units = 'm'
   # Image size (w, h) in pixels when the input does not carry it.
   config.lift.image_width = 0
   config.lift.image_height = 0

@@ -4,10 +4,16 @@ The model is the shipped adult prior plus its SyRIP control branch (the
 infant-adapted prior, `zedoi_jax/checkpoints/syrip_control`); for adults use
 the prior alone with `--config.init.adapted=`.
 
-Input: a COCO keypoint JSON (dataset or detection results) or a .npy/.npz
-array [N, J, 2|3] (third column = confidence) in layout `lift.layout`.
-Camera: `lift.camera` (a 3x3 K as .npy/.json/.txt); without it a default K
-from the image size is assumed (with a warning) and depth is only relative.
+Input (`lift.format`, 'auto' by default): a COCO keypoint JSON (dataset or
+detection results), a .npy/.npz array [N, J, 2|3] (third column =
+confidence) in layout `lift.layout`, or a detector's output: an OpenPose
+JSON folder, AlphaPose results, MMPose inferencer JSON, MediaPipe landmarks
+JSON or a DeepLabCut CSV (zedoi_jax/data/detectors.py).
+Camera: `lift.camera` (a 3x3 K as .npy/.json/.txt, an [F, 3, 3] per-frame
+.npy, or a calibration .toml with `lift.camera_name`; its distortion is
+removed from the 2D); without it a default K from the image size is assumed
+(with a warning) and depth is only relative. `lift.export=trc,bvh,csv,gif`
+writes files for OpenSim / Blender / spreadsheets and an animation.
 
 Run:
   python -m zedoi_jax.main --config=configs/lift.py \
@@ -16,6 +22,10 @@ Run:
   python -m zedoi_jax.main --config=configs/lift.py \
       --config.lift.input=poses2d.npy --config.lift.layout=h36m17 \
       --config.lift.image_width=1920 --config.lift.image_height=1080 \
+      --workdir=workdirs/lift
+  python -m zedoi_jax.main --config=configs/lift.py \
+      --config.lift.input=openpose_json/ --config.lift.camera=Calib.toml \
+      --config.lift.camera_name=cam_01 --config.lift.export=trc,bvh,csv,gif \
       --workdir=workdirs/lift
 """
 

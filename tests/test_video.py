@@ -90,6 +90,11 @@ class VideoNoExtraTest(absltest.TestCase):
       self.assertTrue(video.is_media(tmp / name), name)
     for name in ('k.json', 'k.npz', 'k.npy', ''):
       self.assertFalse(video.is_media(tmp / name if name else ''), name)
+    # A folder is media when it holds images, not when it holds detector
+    # JSON (an OpenPose output folder).
+    (tmp / 'frame_000_keypoints.json').write_text('{}')
+    self.assertFalse(video.is_media(tmp))
+    (tmp / 'frame_000.jpg').write_bytes(b'')
     self.assertTrue(video.is_media(tmp))
 
   def test_blazepose_to_coco17_names(self):

@@ -217,3 +217,119 @@ def backproject(uv, depth, K):
   """
   xp = _xp(uv, depth, K)
   return _normalized(uv, K) * _float(xp, depth)[..., None]
+
+
+# ------------------------------------------------------------ distortion
+# OpenCV's radial-tangential lens model on normalised coordinates
+# (x, y) = K^-1 (u, v): r^2 = x^2 + y^2,
+#   x_d = x (1 + k1 r^2 + k2 r^4 + k3 r^6) + 2 p1 x y + p2 (r^2 + 2 x^2)
+#   y_d = y (1 + k1 r^2 + k2 r^4 + k3 r^6) + p1 (r^2 + 2 y^2) + 2 p2 x y
+# with coefficients [k1, k2, p1, p2] or [k1, k2, p1, p2, k3] (OpenCV's
+# `distCoeffs` order; Pose2Sim's `distortions`). Host-side numpy.
+
+
+def distortion_coefficients(dist, source: str = 'distortions') -> np.ndarray:
+  """[k1, k2, p1, p2(, k3)] as 5 float64 (k3 = 0 if absent); InputError
+  naming `source` for any other length or a non-finite value."""
+  d = np.asarray(dist, np.float64).reshape(-1)
+  if d.size not in (4, 5) or not np.isfinite(d).all():
+    raise InputError(
+        f'distortion must be 4 or 5 finite numbers [k1, k2, p1, p2(, k3)] '
+        f'(the rational and thin-prism models are not supported), got '
+        f'{d.tolist()}', source=source, field='distortions')
+  return np.concatenate([d, np.zeros(5 - d.size)])
+
+
+def _distort_normalised(x, y, d):
+  k1, k2, p1, p2, k3 = d
+  r2 = x * x + y * y
+  radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+  xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+  yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+  return xd, yd
+
+
+def _to_normalised(uv, K):
+  K = np.asarray(K, np.float64)
+  fx, fy, cx, cy, s = (K[..., 0, 0], K[..., 1, 1], K[..., 0, 2],
+                       K[..., 1, 2], K[..., 0, 1])
+  fx, fy, cx, cy, s = (np.asarray(v)[..., None] for v in (fx, fy, cx, cy, s))
+  y = (uv[..., 1] - cy) / fy
+  x = (uv[..., 0] - cx - s * y) / fx
+  return x, y, (fx, fy, cx, cy, s)
+
+
+def _to_pixels(x, y, k):
+  fx, fy, cx, cy, s = k
+  return np.stack([fx * x + s * y + cx, fy * y + cy], axis=-1)
+
+
+def distort_points(uv, K, dist, *, source: str = 'distortions'):
+  """Applies lens distortion: ideal pinhole pixels -> observed pixels.
+
+  Args:
+    uv: `[..., J, 2]` undistorted pixels.
+    K: `[3, 3]` or `[..., 3, 3]` intrinsics (broadcast over the leading dims
+      of `uv`).
+    dist: [k1, k2, p1, p2] or [k1, k2, p1, p2, k3] (OpenCV order).
+    source: where `dist` came from, for errors.
+
+  Returns:
+    `[..., J, 2]` float64 distorted pixels.
+  """
+  d = distortion_coefficients(dist, source)
+  uv = np.asarray(uv, np.float64)
+  x, y, k = _to_normalised(uv, K)
+  return _to_pixels(*_distort_normalised(x, y, d), k)
+
+
+def undistort_points(uv, K, dist, *, iterations: int = 100,
+                     tol_px: float = 1e-6, source: str = 'distortions'):
+  """Removes lens distortion: observed pixels -> ideal pinhole pixels.
+
+  The inverse of `distort_points` by fixed-point iteration (as OpenCV's
+  `undistortPoints`): x <- (x_d - tangential(x)) / radial(x), from x = x_d,
+  until the forward model reproduces the input to `tol_px` pixels. The
+  output keeps the same K (pixels, not normalised coordinates).
+
+  Args:
+    uv: `[..., J, 2]` observed (distorted) pixels; NaN stays NaN.
+    K: `[3, 3]` or `[..., 3, 3]` intrinsics.
+    dist: [k1, k2, p1, p2] or [k1, k2, p1, p2, k3].
+    iterations: at most this many fixed-point steps.
+    tol_px: stop when every point re-distorts to within this many pixels.
+    source: where `dist` came from, for errors.
+
+  Returns:
+    `[..., J, 2]` float64 undistorted pixels.
+
+  Raises:
+    InputError: if the iteration does not converge to within 0.1 px for
+      some point (distortion too strong to invert there, e.g. far outside
+      the calibrated field of view).
+  """
+  d = distortion_coefficients(dist, source)
+  uv = np.asarray(uv, np.float64)
+  xd, yd, k = _to_normalised(uv, K)
+  x, y = xd.copy(), yd.copy()
+  k1, k2, p1, p2, k3 = d
+  fx, fy = k[0], k[1]
+  for _ in range(iterations):
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    x = (xd - dx) / radial
+    y = (yd - dy) / radial
+    ex, ey = _distort_normalised(x, y, d)
+    err = np.hypot((ex - xd) * fx, (ey - yd) * fy)
+    if not np.any(err > tol_px):
+      break
+  bad = err > 0.1
+  if np.any(bad):
+    raise InputError(
+        f'cannot undistort {int(bad.sum())} points (the distortion model '
+        f'does not invert there; worst residual {float(np.nanmax(err)):.2f} '
+        'px): are the coefficients and K from the same calibration?',
+        source=source, field='distortions')
+  return _to_pixels(x, y, k)

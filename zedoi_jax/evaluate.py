@@ -75,7 +75,7 @@ TIMING_KEY = 'timing'
 METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
                'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
                'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
-               'reproj_error_px')
+               'reproj_error_px', 'per_joint_spread_mm', 'uncertainty')
 
 
 @dataclasses.dataclass
@@ -478,6 +478,14 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
       'best_of_s_pa_mpjpe_mm': variants['best_of_s']['pa_mpjpe_mm'],
       'variants': variants,
       'reproj_error_px': float(np.mean(reproj_error)),
+      # Mean over poses of `metrics.hypothesis_spread` (root-centred).
+      'per_joint_spread_mm': [float(v) * 1000.0 for v in np.asarray(
+          metrics.hypothesis_spread(pred_poses, root_joints=lay.root_joints)
+      ).mean(0)],
+      'uncertainty': ('per_joint_spread_mm: mean over poses of the RMS '
+                      'distance of the root-centred hypotheses from their '
+                      'joint-wise mean (mm); per pose in predictions.npz '
+                      'joint_spread_mm. 0 with S = 1.'),
   })
   return results
 
@@ -605,6 +613,9 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   write_json(workdir / 'results.json', results)
   np.savez_compressed(
       workdir / 'predictions.npz', pred_poses=pred_all,
+      joint_spread_mm=(np.asarray(metrics.hypothesis_spread(
+          pred_all, root_joints=lay.root_joints)) * 1000.0).astype(
+              np.float32),
       pred_min_reproj=aggregates['min_reproj'], pred_mean=aggregates['mean'],
       pred_model_layout=out['pose'], gt=es.gt,
       translation=out['translation'], rotation=out['rotation'],

@@ -1,24 +1,31 @@
 """Lift mode: 3D poses from a user's 2D keypoints.
 
 `lift(config, workdir)` is the entry of `config.mode = 'lift'`. Input
-(`config.lift.input`): a COCO keypoint JSON (dataset or detection results;
-`zedoi_jax.data.coco.load_coco_keypoints`) or a .npy / .npz array [N, J, 2]
+(`config.lift.input`, format `config.lift.format`, 'auto' by default): a
+COCO keypoint JSON (dataset or detection results;
+`zedoi_jax.data.coco.load_coco_keypoints`), a .npy / .npz array [N, J, 2]
 or [N, J, 3] (third column = confidence in [0, 1]) in layout
-`config.lift.layout`. Camera: a 3x3 K from `config.lift.camera` (.npy,
-.json or whitespace .txt), else `camera.default_K` of the image size (with a
-warning); the image size comes from the JSON's images or
-`config.lift.image_width/height`. A video file, an image or a folder of
-images goes through the bundled 2D detector first (`zedoi_jax.video`, the
-optional `video` extra): workdir/keypoints_2d.npz, then per frame
-workdir/video_3d.npz/.json (NaN + status where no person was found) and
-workdir/lifted_video.mp4 (frame with 2D | 3D skeleton).
+`config.lift.layout`, or a detector's files (OpenPose, AlphaPose, MMPose,
+MediaPipe, DeepLabCut: `zedoi_jax.data.detectors`). Camera: a 3x3 K from
+`config.lift.camera` (.npy, .json or whitespace .txt), an [F, 3, 3] .npy
+(per frame), or a calibration .toml (`config.lift.camera_name`; its lens
+distortion is removed from the 2D), else `camera.default_K` of the image
+size (with a warning); the image size comes from the input, the
+calibration or `config.lift.image_width/height`. A video file, an image or
+a folder of images goes through the bundled 2D detector first
+(`zedoi_jax.video`, the optional `video` extra): workdir/keypoints_2d.npz,
+then per frame workdir/video_3d.npz/.json (NaN + status where no person
+was found) and workdir/lifted_video.mp4 (frame with 2D | 3D skeleton).
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
-reproj_error [N] px; joint_names; rows [N], each pose's row in the input),
+reproj_error [N] px; joint_names; rows [N], each pose's row in the input;
+frame [N] and track [N] (-1 = unknown); joint_spread_mm [N, 17], the
+hypotheses' per-joint spread, see UNCERTAINTY),
 workdir/lifted.json (the same per pose, with units and frame spelled out)
 and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
-reprojection over the input 2D.
+reprojection over the input 2D; `config.lift.export` adds TRC / BVH / CSV /
+GIF files (`zedoi_jax.export`).
 
 Big inputs: poses are fitted in chunks of `config.parallel.chunk_size`,
 each written atomically under workdir/chunks, so a killed run restarted in
@@ -46,7 +53,9 @@ import ml_collections
 import numpy as np
 
 from zedoi_jax import camera
+from zedoi_jax import export as export_lib
 from zedoi_jax import fit
+from zedoi_jax import metrics
 from zedoi_jax import parallel
 from zedoi_jax import skeleton
 from zedoi_jax import video
@@ -55,6 +64,13 @@ from zedoi_jax.errors import InputError
 FRAME = ('camera frame (OpenCV): x right, y down, z forward; metres; '
          'poses_3d root-relative (root = pelvis), poses_3d_abs = poses_3d + '
          'translation')
+UNCERTAINTY = ('joint_spread_mm: per joint, the root-mean-square distance '
+               '(mm) of the S root-centred hypotheses from their joint-wise '
+               'mean (the reported pose); 0 for the root and whenever S = 1. '
+               'Larger = the prior and the 2D admit more different 3D '
+               'positions for that joint (on SyRIP validation it ranks '
+               'joints by their actual error only moderately: '
+               'experiments/RESULTS.md).')
 
 
 def load_camera(path: str) -> np.ndarray:
@@ -86,21 +102,61 @@ def load_camera(path: str) -> np.ndarray:
 
 
 def load_input(path: str, layout: str, *, image_width: int = 0,
-               image_height: int = 0) -> dict[str, Any]:
-  """Reads 2D keypoints (COCO JSON or array) and the image size.
+               image_height: int = 0, fmt: str = 'auto') -> dict[str, Any]:
+  """Reads 2D keypoints and the image size.
+
+  `fmt` ('auto': from the content, `detectors.detect_format`): 'coco' (COCO
+  JSON), 'array' (.npy/.npz in `layout`) or a detector format
+  ('openpose', 'alphapose', 'mmpose', 'mediapipe', 'deeplabcut', see
+  `zedoi_jax.data.detectors`), whose files carry their own layout
+  (`layout` only settles what a file cannot tell).
 
   Returns:
     {'keypoints' [N, J, 2], 'confidence' [N, J], 'image_wh' [N, 2] (0 =
-    unknown), 'names' list of N str, 'source' str}.
+    unknown), 'names' list of N str, 'source' str, 'layout' str, 'format'
+    str, 'frame' [N] int, 'track' [N] int (-1 = unknown), 'per_frame'
+    bool (frame indices come from the file: per-frame K is indexed by
+    them)}.
   """
+  from zedoi_jax.data import detectors  # pylint: disable=g-import-not-at-top
   p = pathlib.Path(path)
   if not path:
     raise InputError('no input given: set --config.lift.input',
                      source='config', field='lift.input')
-  if not p.is_file():
+  if not p.exists():
     raise FileNotFoundError(f'lift input not found: {p}')
+  if fmt == 'auto':
+    fmt = detectors.detect_format(p)
+  if fmt in detectors.FORMATS:
+    d = detectors.read(p, fmt, layout=layout, image_width=image_width,
+                       image_height=image_height)
+    if not len(d):
+      raise InputError('no poses in the input', source=d.source,
+                       field='keypoints')
+    wh = d.image_wh.copy()
+    unknown = (wh <= 0).any(-1)
+    if unknown.any() and image_width > 0 and image_height > 0:
+      wh[unknown] = (image_width, image_height)
+    return {'keypoints': d.keypoints, 'confidence': d.confidence,
+            'image_wh': wh, 'names': d.names, 'source': d.source,
+            'layout': d.layout, 'format': fmt, 'frame': d.frame,
+            'track': d.track, 'per_frame': True}
+  if not p.is_file():
+    raise InputError(f'a folder, but lift.format is {fmt!r} (folders are '
+                     "'openpose' or 'mmpose')", source=str(p),
+                     field='lift.format')
   suffix = p.suffix.lower()
   src = str(p)
+  if fmt not in ('coco', 'array'):
+    raise InputError(f'unknown format {fmt!r}; known: auto, coco, array, '
+                     f'{", ".join(detectors.FORMATS)}', source=src,
+                     field='lift.format')
+  if fmt == 'coco' and suffix != '.json':
+    raise InputError(f"lift.format 'coco' needs a .json file, got {suffix!r}",
+                     source=src, field='lift.format')
+  if fmt == 'array' and suffix not in ('.npy', '.npz'):
+    raise InputError(f"lift.format 'array' needs a .npy or .npz file, got "
+                     f'{suffix!r}', source=src, field='lift.format')
   if suffix == '.json':
     from zedoi_jax.data import coco  # pylint: disable=g-import-not-at-top
     if layout != 'coco17':
@@ -156,14 +212,31 @@ def load_input(path: str, layout: str, *, image_width: int = 0,
   unknown = (wh <= 0).any(-1)
   if unknown.any() and image_width > 0 and image_height > 0:
     wh[unknown] = (image_width, image_height)
+  n = len(kp)
+  if suffix == '.json':  # COCO: one row per annotation, images unordered
+    track = np.full(n, -1, np.int64)
+  else:  # an array: the rows of one sequence
+    track = np.zeros(n, np.int64)
   return {'keypoints': kp, 'confidence': conf, 'image_wh': wh,
-          'names': names, 'source': src}
+          'names': names, 'source': src, 'layout': layout,
+          'format': 'coco' if suffix == '.json' else 'array',
+          'frame': np.arange(n, dtype=np.int64), 'track': track,
+          'per_frame': False}
 
 
-def _cameras(cam_path: str, wh: np.ndarray, src: str) -> np.ndarray:
+def _cameras(cam_path: str, wh: np.ndarray, src: str,
+             frames: np.ndarray | None = None) -> np.ndarray:
+  """[N, 3, 3] K per row: one K, one per row, or (`frames` given) one per
+  frame, row i taking K[frames[i]]."""
   n = len(wh)
   if cam_path:
     k = load_camera(cam_path)
+    if k.ndim == 3 and frames is not None:
+      if frames.min() < 0 or frames.max() >= k.shape[0]:
+        raise InputError(f'{k.shape[0]} per-frame cameras, but the input '
+                         f'has frames {int(frames.min())}..'
+                         f'{int(frames.max())}', source=cam_path, field='K')
+      return k[frames].astype(np.float32)
     if k.ndim == 3 and k.shape[0] != n:
       raise InputError(f'{k.shape[0]} cameras for {n} poses',
                        source=cam_path, field='K')
@@ -184,6 +257,63 @@ def file_digest(path: str | os.PathLike) -> str:
     for block in iter(lambda: f.read(1 << 20), b''):
       h.update(block)
   return h.hexdigest()
+
+
+def input_digest(path: str | os.PathLike) -> str:
+  """`file_digest` of a file; of a folder (OpenPose / MMPose per-frame
+  JSON), the sha256 of its *.json files' names and digests."""
+  p = pathlib.Path(path)
+  if not p.is_dir():
+    return file_digest(p)
+  h = hashlib.sha256()
+  for f in sorted(p.glob('*.json')):
+    h.update(f'{f.name}\0{file_digest(f)}\n'.encode())
+  return h.hexdigest()
+
+
+def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
+                 *, undistort: bool = True) -> dict[str, Any]:
+  """K per row for `data` (from `load_input`), undistorting its 2D in place.
+
+  `cam_path`: '' (default K from the image size, with a warning), a 3x3 K
+  (.npy/.json/.txt), an [N, 3, 3] .npy (one K per frame for detector files,
+  indexed by frame; one per pose for arrays and COCO), or an OpenCV /
+  Pose2Sim calibration .toml: the camera `camera_name` (or the only one),
+  its `size` filling unknown image sizes and, with `undistort`, its
+  distortion removed from the keypoints (joints with confidence 0 are left
+  at 0).
+
+  Returns:
+    {'K' [N, 3, 3] float32, 'name' str (calibration camera or ''),
+    'undistorted' bool}.
+  """
+  src = data['source']
+  if cam_path and pathlib.Path(cam_path).suffix.lower() == '.toml':
+    from zedoi_jax.data import calibration  # pylint: disable=g-import-not-at-top
+    cams = calibration.read_calibration(cam_path)
+    cam = calibration.select_camera(cams, camera_name, cam_path)
+    wh = data['image_wh']
+    unknown = (wh <= 0).any(-1)
+    if unknown.any() and min(cam.size) > 0:
+      wh[unknown] = cam.size
+    n = len(data['keypoints'])
+    K = np.broadcast_to(cam.K, (n, 3, 3)).astype(np.float32)
+    done = False
+    if undistort and cam.has_distortion:
+      kp = data['keypoints']
+      ok = data['confidence'] > 0
+      und = camera.undistort_points(kp, cam.K, cam.dist,
+                                    source=f'{cam_path} [{cam.name}]')
+      data['keypoints'] = np.where(ok[..., None], und, kp)
+      done = True
+    return {'K': K, 'name': cam.name, 'undistorted': done}
+  if camera_name:
+    raise InputError('lift.camera_name needs a calibration .toml in '
+                     f'lift.camera (got {cam_path or "none"!r})',
+                     source='config', field='lift.camera_name')
+  frames = np.asarray(data['frame']) if data.get('per_frame') else None
+  return {'K': _cameras(cam_path, data['image_wh'], src, frames),
+          'name': '', 'undistorted': False}
 
 
 def _reprojection_error(pose_abs: np.ndarray,
@@ -225,6 +355,15 @@ def lift(config: ml_collections.ConfigDict,
   lc = config.lift
   layout = skeleton.get_layout(lc.layout, source='config',
                                field='lift.layout').name
+  export_formats = export_lib.parse_formats(lc.get('export', ''))
+  width, height = int(lc.image_width), int(lc.image_height)
+  if (not (width > 0 and height > 0) and lc.camera and
+      pathlib.Path(lc.camera).suffix.lower() == '.toml'):
+    # The calibration's image size, for inputs that need one (MediaPipe).
+    from zedoi_jax.data import calibration  # pylint: disable=g-import-not-at-top
+    width, height = calibration.select_camera(
+        calibration.read_calibration(lc.camera), lc.get('camera_name', ''),
+        lc.camera).size
   det = None
   if video.is_media(lc.input):
     # A video, image or image folder: the bundled 2D detector first (the
@@ -238,10 +377,13 @@ def lift(config: ml_collections.ConfigDict,
         show_progress=None if config.progress else False)
     data = video.lift_input(det, str(workdir / 'keypoints_2d.npz'))
   else:
-    data = load_input(lc.input, layout, image_width=int(lc.image_width),
-                      image_height=int(lc.image_height))
+    data = load_input(lc.input, layout, image_width=width,
+                      image_height=height, fmt=lc.get('format', 'auto'))
   src = data['source']
-  K = _cameras(lc.camera, data['image_wh'], src)
+  layout = data['layout']
+  cam_info = camera_setup(data, lc.camera, lc.get('camera_name', ''),
+                          undistort=bool(lc.get('undistort', True)))
+  K = cam_info['K']
   model = load.load_pose_model(config.init.prior, config.init.adapted)
   model_layout = model.meta.get('layout', 'h36m17')
   inputs = fit.prepare_inputs(data['keypoints'], data['confidence'], K,
@@ -263,10 +405,12 @@ def lift(config: ml_collections.ConfigDict,
   model_info = evaluate.model_identity(model, config)
   identity = {
       'mode': 'lift', 'input': src,
-      'input_sha256': data.get('sha256') or file_digest(src),
+      'input_sha256': data.get('sha256') or input_digest(src),
       'layout': layout,
       'camera': lc.camera or '',
       'camera_sha256': file_digest(lc.camera) if lc.camera else '',
+      'camera_name': cam_info['name'], 'undistorted': cam_info['undistorted'],
+      'format': data['format'],
       'image_size': [int(lc.image_width), int(lc.image_height)],
       'model': model_info, 'fit': dataclasses.asdict(cfg),
       'seed': int(config.seed),
@@ -293,9 +437,18 @@ def lift(config: ml_collections.ConfigDict,
   trans = out['translation_mean']
   err = _reprojection_error(pose + trans[:, None], shard_inputs)
   names = list(skeleton.get_layout(model_layout).joint_names)
+  frames = np.asarray(data['frame'])[out['row']]
+  tracks = np.asarray(data['track'])[out['row']]
+  # Uncertainty: per joint, the RMS distance (mm) of the root-centred
+  # hypotheses from their mean (the reported pose); 0 with S = 1.
+  spread = np.asarray(metrics.hypothesis_spread(
+      out['pose'], root_joints=skeleton.get_layout(model_layout).root_joints
+  )) * 1000.0
   npz_path = workdir / 'lifted.npz'
   np.savez_compressed(
-      npz_path, poses_3d=pose.astype(np.float32),
+      npz_path, frame=frames, track=tracks,
+      joint_spread_mm=spread.astype(np.float32),
+      poses_3d=pose.astype(np.float32),
       translation=trans.astype(np.float32),
       poses_3d_abs=(pose + trans[:, None]).astype(np.float32),
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
@@ -307,12 +460,18 @@ def lift(config: ml_collections.ConfigDict,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
       'frame': FRAME, 'num_hypotheses': cfg.num_hypotheses,
       'selection': 'joint-wise mean of the hypotheses',
+      'uncertainty': UNCERTAINTY,
+      'input_format': data['format'],
       'camera': lc.camera or 'default_K(image size) (assumed)',
+      'camera_name': cam_info['name'],
+      'undistorted': cam_info['undistorted'],
       'fit_config': dataclasses.asdict(cfg),
       'nan_keypoints': int(inputs['num_nan']),
       'num_rows_total': num_rows_total,
       'poses': [{'row': int(out['row'][i]),
                  'name': data['names'][out['row'][i]],
+                 'frame': int(frames[i]), 'track': int(tracks[i]),
+                 'joint_spread_mm': spread[i].round(2).tolist(),
                  'pose_3d': pose[i].round(5).tolist(),
                  'translation': trans[i].round(5).tolist(),
                  'reproj_error_px': round(float(err[i]), 3)}
@@ -341,6 +500,18 @@ def lift(config: ml_collections.ConfigDict,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
         confidence=shard_inputs['confidence'][:num]))
+  exports = []
+  if export_formats:
+    proj_all = np.asarray(camera.project(pose + trans[:, None],
+                                         shard_inputs['K']))
+    exports = export_lib.export_all(
+        workdir, export_formats, poses_abs=pose + trans[:, None],
+        layout=model_layout, frames=frames, tracks=tracks,
+        frame_rate=float(lc.get('frame_rate', 30.0)),
+        trc_units=lc.get('trc_units', 'm'), spread_mm=spread,
+        keypoints_2d=shard_inputs['keypoints'],
+        confidence=shard_inputs['confidence'], projected_2d=proj_all,
+        image_wh=np.asarray(data['image_wh'])[out['row']])
   if det is not None and int(pc.num_shards) == 1:
     frames_3d = video.lift_outputs(det, npz_path, data['frame_rows'],
                                    workdir, model_layout)
@@ -354,4 +525,5 @@ def lift(config: ml_collections.ConfigDict,
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
         f'(mean reprojection error {float(err.mean()):.2f} px)')
   return {'num_poses': n, 'npz': str(npz_path),
-          'json': str(json_path), 'pictures': [str(p) for p in pictures]}
+          'json': str(json_path), 'pictures': [str(p) for p in pictures],
+          'exports': exports}

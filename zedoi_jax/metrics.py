@@ -264,3 +264,30 @@ def summarize(pred, gt, *, root_joints: Sequence[int] | None, mask=None
   out['per_joint_mpjpe_mm'] = [float(e) * 1000.0
                                for e in np.asarray(per_joint)]
   return out
+
+
+def hypothesis_spread(poses, *, axis: int = 1,
+                      root_joints: Sequence[int] | None = None):
+  """Per-joint spread of S hypotheses: the uncertainty of their mean.
+
+  spread_j = sqrt(mean_s |x_sj - mean_s x_sj|^2), the root-mean-square
+  distance of the hypotheses' joint j from their joint-wise mean (the pose
+  the project reports). 0 when every hypothesis agrees (and always with
+  S = 1, which carries no uncertainty); in the units of `poses`.
+
+  Args:
+    poses: `[..., S, ..., J, 3]` hypotheses, S on `axis` (default 1: the
+      `[N, S, J, 3]` of fit outputs).
+    axis: the hypothesis axis.
+    root_joints: if given, each hypothesis is root-centred first (then the
+      root joint's spread is 0 and the spread measures the pose, not the
+      depth); None uses the poses as they are.
+
+  Returns:
+    `[..., J]` (the hypothesis axis and the coordinate axis removed).
+  """
+  x = _as_float(poses)
+  if root_joints is not None:
+    x = _root_center(x, root_joints)
+  d = x - x.mean(axis=axis, keepdims=True)
+  return jnp.sqrt(jnp.mean(jnp.sum(d * d, axis=-1), axis=axis))

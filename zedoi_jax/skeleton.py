@@ -17,6 +17,8 @@ Layouts:
             mid-hip (2, 3). `SYRIP12_PUBLISHED_ROOT` records the official
             code's (apparently buggy) choice.
   'smil25'  MINI-RGBD / SMIL 25 joints with SMPL parents, root = pelvis (0).
+  2D detector layouts (root = mid-hip): 'body25', 'body25b', 'coco18'
+  (OpenPose), 'halpe26' (AlphaPose), 'mediapipe33' (MediaPipe Pose).
 """
 
 from __future__ import annotations
@@ -196,9 +198,68 @@ SMIL25 = _layout(
      19, 20, 21, 15),
     root_joints=(0,))
 
+# 2D detector layouts (zedoi_jax.data.detectors reads their files). Names
+# follow the project's snake_case 'l_'/'r_' style; orders are the tools'.
+# OpenPose BODY_25: 0 Nose, 1 Neck, 2-4 right arm, 5-7 left arm, 8 MidHip,
+# 9-11 right leg, 12-14 left leg, 15-18 eyes and ears, 19-24 feet. Tree
+# rooted at MidHip; the pose root is mid-hip (9, 12) as for COCO.
+BODY25 = _layout(
+    'body25',
+    ('nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder',
+     'l_elbow', 'l_wrist', 'mid_hip', 'r_hip', 'r_knee', 'r_ankle', 'l_hip',
+     'l_knee', 'l_ankle', 'r_eye', 'l_eye', 'r_ear', 'l_ear', 'l_big_toe',
+     'l_small_toe', 'l_heel', 'r_big_toe', 'r_small_toe', 'r_heel'),
+    (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19,
+     14, 11, 22, 11),
+    root_joints=(9, 12))
+
+# OpenPose BODY_25B (experimental, Pose2Sim's default): joints 0-16 in
+# COCO-17 order, 17 UpperNeck, 18 HeadTop, 19-24 feet (left then right).
+BODY25B = _layout(
+    'body25b',
+    COCO17.joint_names + ('neck', 'head_top', 'l_big_toe', 'l_small_toe',
+                          'l_heel', 'r_big_toe', 'r_small_toe', 'r_heel'),
+    COCO17.parents + (0, 17, 15, 19, 15, 16, 22, 16),
+    root_joints=(11, 12))
+
+# OpenPose's COCO model (18 joints): BODY_25 without MidHip and the feet.
+COCO18 = _layout(
+    'coco18',
+    ('nose', 'neck', 'r_shoulder', 'r_elbow', 'r_wrist', 'l_shoulder',
+     'l_elbow', 'l_wrist', 'r_hip', 'r_knee', 'r_ankle', 'l_hip', 'l_knee',
+     'l_ankle', 'r_eye', 'l_eye', 'r_ear', 'l_ear'),
+    (1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
+    root_joints=(8, 11))
+
+# AlphaPose / Halpe-26: COCO-17, then 17 Head (top of the head), 18 Neck,
+# 19 Hip (mid-hip), 20/21 big toes, 22/23 small toes, 24/25 heels (left,
+# right). The first 26 of Halpe-136 are the same.
+HALPE26 = _layout(
+    'halpe26',
+    COCO17.joint_names + ('head_top', 'neck', 'mid_hip', 'l_big_toe',
+                          'r_big_toe', 'l_small_toe', 'r_small_toe',
+                          'l_heel', 'r_heel'),
+    COCO17.parents + (0, 0, 18, 15, 16, 20, 21, 15, 16),
+    root_joints=(11, 12))
+
+# MediaPipe Pose / BlazePose, 33 landmarks ('mouth_left' = l_mouth,
+# 'foot_index' = the toe tip).
+MEDIAPIPE33 = _layout(
+    'mediapipe33',
+    ('nose', 'l_eye_inner', 'l_eye', 'l_eye_outer', 'r_eye_inner', 'r_eye',
+     'r_eye_outer', 'l_ear', 'r_ear', 'l_mouth', 'r_mouth', 'l_shoulder',
+     'r_shoulder', 'l_elbow', 'r_elbow', 'l_wrist', 'r_wrist', 'l_pinky',
+     'r_pinky', 'l_index', 'r_index', 'l_thumb', 'r_thumb', 'l_hip', 'r_hip',
+     'l_knee', 'r_knee', 'l_ankle', 'r_ankle', 'l_heel', 'r_heel',
+     'l_foot_index', 'r_foot_index'),
+    (-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 7, 8, 11, 12, 13, 14, 15, 16, 15, 16,
+     15, 16, 11, 12, 23, 24, 25, 26, 27, 28, 27, 28),
+    root_joints=(23, 24))
+
 _LAYOUTS: dict[str, Layout] = {
     layout.name: layout
-    for layout in (H36M17, COCO17, LSP14, SYRIP12, SMIL25)
+    for layout in (H36M17, COCO17, LSP14, SYRIP12, SMIL25, BODY25, BODY25B,
+                   COCO18, HALPE26, MEDIAPIPE33)
 }
 # Read-only view of the registry.
 LAYOUTS: Mapping[str, Layout] = types.MappingProxyType(_LAYOUTS)
@@ -282,6 +343,26 @@ _SMIL25_TO_H36M17_ZEDO = (0, 2, 5, 11, 1, 4, 10, 3, 9, 12, 15, 13, 18, 20, 14,
 _SMIL25_TO_H36M17_ANATOMICAL = (0, 2, 5, 8, 1, 4, 7, 3, 9, 12, 15, 16, 18, 20,
                                 17, 19, 21)
 
+# Detector layouts -> COCO-17: every detector layout names the 17 COCO
+# joints alike, so the COCO names select them.
+_COCO17_ROWS = COCO17.joint_names
+
+
+def _with(rows, **changes):
+  """`rows` (an H36M-17 map) with some joints taken from other sources."""
+  names = H36M17.joint_names
+  return tuple(changes.get(n, r) for n, r in zip(names, rows))
+
+
+# 'native' variants use the detector's own trunk/head joints where it has
+# them instead of COCO-derived midpoints.
+_BODY25_TO_H36M17_NATIVE = _with(
+    _COCO17_TO_H36M17, pelvis='mid_hip', thorax='neck',
+    spine={'mid_hip': 0.5, 'neck': 0.5})
+_BODY25B_TO_H36M17_NATIVE = _with(_COCO17_TO_H36M17, head_top='head_top')
+_HALPE26_TO_H36M17_NATIVE = _with(
+    _COCO17_TO_H36M17, pelvis='mid_hip', head_top='head_top')
+
 # (src, dst) -> {variant: rows}; the first variant listed is the default.
 _MAPS: dict[tuple[str, str], dict[str, Sequence[_Row | int]]] = {
     ('coco17', 'h36m17'): {'motionbert': _COCO17_TO_H36M17},
@@ -291,6 +372,21 @@ _MAPS: dict[tuple[str, str], dict[str, Sequence[_Row | int]]] = {
     ('lsp14', 'h36m17'): {'synthetic': _LSP14_TO_H36M17},
     ('smil25', 'h36m17'): {'anatomical': _SMIL25_TO_H36M17_ANATOMICAL,
                            'zedo': _SMIL25_TO_H36M17_ZEDO},
+    # Detector layouts: default 'coco' = exactly the COCO-17 route (the same
+    # 2D joints give the same model input whatever tool wrote them).
+    ('body25', 'coco17'): {'names': _COCO17_ROWS},
+    ('body25b', 'coco17'): {'names': _COCO17_ROWS},
+    ('coco18', 'coco17'): {'names': _COCO17_ROWS},
+    ('halpe26', 'coco17'): {'names': _COCO17_ROWS},
+    ('mediapipe33', 'coco17'): {'names': _COCO17_ROWS},
+    ('body25', 'h36m17'): {'coco': _COCO17_TO_H36M17,
+                           'native': _BODY25_TO_H36M17_NATIVE},
+    ('body25b', 'h36m17'): {'coco': _COCO17_TO_H36M17,
+                            'native': _BODY25B_TO_H36M17_NATIVE},
+    ('coco18', 'h36m17'): {'coco': _COCO17_TO_H36M17},
+    ('halpe26', 'h36m17'): {'coco': _COCO17_TO_H36M17,
+                            'native': _HALPE26_TO_H36M17_NATIVE},
+    ('mediapipe33', 'h36m17'): {'coco': _COCO17_TO_H36M17},
 }
 
 
@@ -343,6 +439,18 @@ def joint_map(src: str | Layout, dst: str | Layout,
       (10/11) for the ankles and the collars (13/14) for the shoulders. Use
       'zedo' only to reproduce published MINI-RGBD numbers: the two give
       different errors.
+    * body25, body25b, coco18, halpe26, mediapipe33 -> coco17 ('names'):
+      the 17 COCO joints picked by name (BODY_25's 0 Nose, 16 LEye, 15 REye,
+      18 LEar, 17 REar, 5 LShoulder, 2 RShoulder, ... 14 LAnkle, 11 RAnkle;
+      MediaPipe's [0, 2, 5, 7, 8, 11, 12, ..., 27, 28]).
+    * the same layouts -> h36m17: default 'coco' = the coco17 -> h36m17
+      map on those 17 joints, so OpenPose's Neck and MidHip (and Halpe's
+      Neck/Hip) are NOT used: pelvis = mid-hips, thorax = mid-shoulders,
+      head_top = mid-eyes, as for COCO input, so one person seen by two
+      detectors gets the same model input. Variant 'native' uses the
+      detector's own joints: body25 pelvis = MidHip, thorax = Neck, spine
+      = mid(MidHip, Neck); body25b head_top = HeadTop; halpe26 pelvis =
+      Hip, head_top = Head.
 
   Args:
     src: source layout (name or `Layout`).

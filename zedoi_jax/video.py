@@ -59,11 +59,14 @@ class MissingExtraError(ImportError):
 
 
 def is_media(path: str | os.PathLike) -> bool:
-  """True for a video file, an image file or a folder (of images)."""
+  """True for a video file, an image file or a folder holding images (a
+  folder of detector JSON, e.g. OpenPose's, is not media)."""
   if not path:
     return False
   p = pathlib.Path(path)
-  return p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES
+  if p.is_dir():
+    return any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir())
+  return p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES
 
 
 def _extra():
@@ -362,6 +365,8 @@ def lift_input(det: dict[str, Any], npz_path: str) -> dict[str, Any]:
           'confidence': det['confidence'][ok],
           'image_wh': det['image_wh'][ok].astype(np.float64),
           'names': [det['names'][i] for i in ok], 'source': npz_path,
+          'layout': 'coco17', 'format': 'video', 'frame': ok,
+          'track': np.zeros(len(ok), np.int64), 'per_frame': True,
           'frame_rows': ok,
           'sha256': hashlib.sha256(
               np.ascontiguousarray(det['keypoints'][ok], np.float32).tobytes()

@@ -348,3 +348,85 @@ def per_joint_error_bars(errors_mm: Sequence[float],
   fig.savefig(path, dpi=80)
   plt.close(fig)
   return path
+
+
+def animate_sequence(path: str | os.PathLike, poses_3d: np.ndarray,
+                     layout: str, *, keypoints_2d: np.ndarray | None = None,
+                     confidence: np.ndarray | None = None,
+                     projected_2d: np.ndarray | None = None,
+                     frames: np.ndarray | None = None,
+                     frame_rate: float = 30.0,
+                     image_wh=None) -> pathlib.Path:
+  """An animated GIF: the 3D skeleton beside the input 2D of each frame.
+
+  Args:
+    path: output .gif (matplotlib's PillowWriter).
+    poses_3d: [T, J, 3] metres, camera frame (drawn root-centred, one
+      fixed radius for the whole clip).
+    layout: layout of `poses_3d` and of the 2D arrays.
+    keypoints_2d: [T, J, 2] input pixels (joints with confidence 0 hidden).
+    confidence: [T, J] of the input.
+    projected_2d: [T, J, 2] the 3D reprojected (dashed).
+    frames: [T] frame indices for the titles.
+    frame_rate: playback frames per second.
+    image_wh: (w, h) to frame the 2D panel as the image, else the data.
+
+  Returns:
+    The path written.
+  """
+  plt = _plt()
+  from matplotlib import animation  # pylint: disable=g-import-not-at-top
+  lay = skeleton.get_layout(layout)
+  poses = _centre(np.asarray(poses_3d, np.float64), lay)
+  t = len(poses)
+  radius = max(float(np.nanmax(np.abs(_to_plot(poses)))), 0.1)
+  frames = np.arange(t) if frames is None else np.asarray(frames)
+  have_2d = keypoints_2d is not None or projected_2d is not None
+  fig = plt.figure(figsize=(8 if have_2d else 4, 4))
+  ax3 = fig.add_subplot(1, 2 if have_2d else 1, 1, projection='3d')
+  ax2 = fig.add_subplot(1, 2, 2) if have_2d else None
+  pts = [a for a in (keypoints_2d, projected_2d) if a is not None]
+  if have_2d:
+    if image_wh is not None:
+      xlim, ylim = (0, float(image_wh[0])), (float(image_wh[1]), 0)
+    else:
+      allp = np.concatenate([np.asarray(a).reshape(-1, 2) for a in pts])
+      allp = allp[np.isfinite(allp).all(-1)]
+      if confidence is not None and keypoints_2d is not None:
+        allp = np.concatenate([np.asarray(keypoints_2d)[confidence > 0]] + (
+            [np.asarray(projected_2d).reshape(-1, 2)]
+            if projected_2d is not None else []))
+      lo, hi = allp.min(0), allp.max(0)
+      pad = 0.1 * float((hi - lo).max() + 1)
+      xlim, ylim = (lo[0] - pad, hi[0] + pad), (hi[1] + pad, lo[1] - pad)
+
+  def draw(k):
+    ax3.cla()
+    _draw_3d(ax3, poses[k], lay, radius=radius)
+    ax3.set_title(f'3D, frame {int(frames[k])}', fontsize=9)
+    if ax2 is None:
+      return
+    ax2.cla()
+    for child, parent in lay.bones:
+      colour = _bone_colour(lay, child, parent)
+      if keypoints_2d is not None:
+        ok = (confidence is None or
+              (confidence[k, child] > 0 and confidence[k, parent] > 0))
+        if ok:
+          ax2.plot(*np.asarray(keypoints_2d[k])[[child, parent]].T,
+                   color=colour, linewidth=2)
+      if projected_2d is not None:
+        ax2.plot(*np.asarray(projected_2d[k])[[child, parent]].T,
+                 color=colour, linewidth=1, linestyle='--', alpha=0.7)
+    ax2.set_xlim(*xlim)
+    ax2.set_ylim(*ylim)
+    ax2.set_aspect('equal')
+    ax2.set_title('input 2D (solid), 3D reprojected (dashed)', fontsize=9)
+
+  anim = animation.FuncAnimation(fig, draw, frames=t, interval=1000.0 /
+                                 max(frame_rate, 1e-3))
+  p = pathlib.Path(path)
+  anim.save(str(p), writer=animation.PillowWriter(fps=max(1, round(
+      frame_rate))))
+  plt.close(fig)
+  return p
