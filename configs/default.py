@@ -258,4 +258,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.pictures = True
   # Number of poses shown in picture grids.
   config.eval.num_pictures = 8
+  # Poses whose fit trajectory is drawn (a refit; the first also as a GIF).
+  config.eval.num_trajectories = 3
   return config

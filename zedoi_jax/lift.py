@@ -44,6 +44,7 @@ import numpy as np
 from zedoi_jax import camera
 from zedoi_jax import fit
 from zedoi_jax import parallel
+from zedoi_jax import progress
 from zedoi_jax import skeleton
 from zedoi_jax.errors import InputError
 
@@ -262,6 +263,8 @@ def lift(config: ml_collections.ConfigDict,
       batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
       rng=rng, params=model.params,
       root_joints=skeleton.get_layout(model_layout).root_joints,
+      prog=progress.Progress(len(rows), name='lift', unit='pose',
+                             enabled=None if config.progress else False),
       stop_after_chunks=stop_after_chunks)
   seconds = time.perf_counter() - t0
   if not main:
