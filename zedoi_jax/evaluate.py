@@ -241,6 +241,39 @@ def load_demo_set(*, max_poses: int, model_layout: str) -> EvalSet:
                                 'not accuracy on real infants')})
 
 
+def load_mini_rgbd_set(path: pathlib.Path, *, split: str, joint_map: str,
+                       max_poses: int, model_layout: str) -> EvalSet:
+  """MINI-RGBD from `prepare mini_rgbd`'s npz, under its protocol.
+
+  Test split = sequences 11-12, the Kinect K, 2D and 3D through the chosen
+  smil25 -> h36m17 map, scored on the 17 joints with root = pelvis.
+  """
+  from zedoi_jax.data import mini_rgbd  # pylint: disable=g-import-not-at-top
+  d = mini_rgbd.load_converted(path, split=split, joint_map=joint_map)
+  idx = _limit(len(d['joints_3d']), max_poses)
+  n = len(idx)
+  K = np.broadcast_to(d['K'], (n, 3, 3)).astype(np.float32)
+  inputs = fit.prepare_inputs(d['keypoints_2d'][idx], None, K,
+                              layout='h36m17', model_layout=model_layout,
+                              source=str(path), ids=idx)
+  gt = d['joints_3d'][idx]
+  gt = np.asarray(skeleton.root_center(gt, 'h36m17'), np.float32)
+  return EvalSet(inputs=inputs, keypoints_src=d['keypoints_2d'][idx],
+                 src_layout='h36m17', gt=gt, eval_layout='h36m17',
+                 image_wh=np.full((n, 2), (640, 480), np.float32), info={
+                     'dataset': 'mini_rgbd', 'split': split,
+                     'split_note': "MINI-RGBD protocol: 'test' = sequences "
+                                   "11-12, 'train' = 01-10",
+                     'sequences': d['sequences'],
+                     'input_2d': 'ground-truth 2D of the npz',
+                     'joint_map': d['joint_map'],
+                     'camera': 'Kinect K of the npz',
+                     'evaluation_joints': 'h36m17, root = pelvis',
+                     'source': str(path),
+                     'note': ('MINI-RGBD is synthetic (SMIL bodies); say '
+                              'which joint map a number used')})
+
+
 def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
           gt: np.ndarray, root_joints) -> dict[str, Any]:
   """Metrics of S hypotheses: best-of-S (oracle) and aggregates.
@@ -511,12 +544,17 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                       min_pose_distance=config.data.min_pose_distance,
                       max_poses=config.data.max_poses, seed=config.seed,
                       model_layout=model_layout)
+  elif name == 'mini_rgbd':
+    es = load_mini_rgbd_set(
+        pathlib.Path(config.data.mini_rgbd_npz or root / 'mini_rgbd.npz'),
+        split=config.data.split, joint_map=config.data.joint_map,
+        max_poses=config.data.max_poses, model_layout=model_layout)
   elif name == 'demo':
     es = load_demo_set(max_poses=config.data.max_poses,
                        model_layout=model_layout)
   else:
-    raise InputError(f"fit mode supports data.name 'syrip', 'cmu' or "
-                     f"'demo', got {name!r}", source='config',
+    raise InputError(f"fit mode supports data.name 'syrip', 'cmu', "
+                     f"'mini_rgbd' or 'demo', got {name!r}", source='config',
                      field='data.name')
   pc = config.parallel
   num_rows_total = len(es.gt)
