@@ -121,6 +121,10 @@ class RecipesTest(absltest.TestCase):
     self.assertIn(str(out), proc.stdout)
     self.assertIn('configs/lift.py', proc.stdout)
     self.assertIn('zedoi_jax.prepare syrip', proc.stdout)
+    # A rerun after an update (another clone, new models) recomputes.
+    stale = out / 'chunks' / 'manifest.json'
+    stale.write_text(json.dumps({'identity': 'an older run'}))
+    run(DEMO, self.tmp)
 
   def test_lift_json_and_npy(self):
     coco_fixture(self.tmp / 'keypoints.json', n=2)

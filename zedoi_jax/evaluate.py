@@ -42,6 +42,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import shutil
 import time
 from typing import Any
 
@@ -552,6 +553,10 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   elif name == 'demo':
     es = load_demo_set(max_poses=config.data.max_poses,
                        model_layout=model_layout)
+    # The demo is small and always recomputed: a rerun after an update (new
+    # models, another clone) must not trip over the chunks of an old run.
+    if main and (workdir / 'chunks').is_dir():
+      shutil.rmtree(workdir / 'chunks')
   else:
     raise InputError(f"fit mode supports data.name 'syrip', 'cmu', "
                      f"'mini_rgbd' or 'demo', got {name!r}", source='config',

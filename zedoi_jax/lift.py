@@ -166,9 +166,11 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str) -> np.ndarray:
     return np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
   if (wh <= 0).any():
     raise InputError(
-        'no camera (lift.camera) and no image size: the input carries no '
-        'image width/height; pass --config.lift.camera=K.npy or '
-        '--config.lift.image_width/image_height', source=src,
+        'no camera and no image size: the input carries no image '
+        'width/height; pass the camera, --config.lift.camera=K.npy (a 3x3 K '
+        'as .npy, .json or .txt), or the image size, '
+        '--config.lift.image_width=W --config.lift.image_height=H (then K '
+        'is guessed: f = max(W, H), depth only relative)', source=src,
         field='lift.camera')
   return np.asarray(camera.default_K(wh[:, 0], wh[:, 1]), np.float32)
 
