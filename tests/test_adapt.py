@@ -157,7 +157,7 @@ class AdaptTest(absltest.TestCase):
     self.assertEqual(meta['control'], {'condition': 'none', 'dropout': 0.0})
     self.assertEqual(sorted(params), ['trunk', 'zero_0', 'zero_1'])
     self.assertEqual(meta['training']['steps'], 4)
-    self.assertEqual(meta['training']['data']['num_poses'], 500)
+    self.assertEqual(meta['training']['data']['num_poses'], 400)
     # Trained: the injections are no longer zero.
     self.assertGreater(float(np.abs(params['zero_0']['kernel']).max()), 0)
 
