@@ -31,6 +31,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.root = ''
   # Dataset for fit/adapt: 'syrip' | 'cmu' | 'h36m' | 'mini_rgbd'.
   config.data.name = 'syrip'
+  # fit on 'mini_rgbd': the npz `python -m zedoi_jax.prepare mini_rgbd` writes
+  # ('' = data.root/mini_rgbd.npz), and the smil25 -> h36m17 joint map
+  # applied to its arrays ('' = the npz's own; 'anatomical' | 'zedo'). The
+  # MINI-RGBD splits: 'test' = sequences 11-12, 'train' = 01-10, 'all'.
+  config.data.mini_rgbd_npz = ''
+  config.data.joint_map = ''
   # Which split to evaluate on (SyRIP: 'test' = the 200 train200 images, as in
   # the ZeDO-i release, scored once per shipped model; 'val' = a fixed 100 of
   # the other 500, where every knob is chosen; 'adapt' = the remaining 400;
@@ -308,4 +314,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.pictures = True
   # Number of poses shown in picture grids.
   config.eval.num_pictures = 8
+  # Poses whose fit trajectory is drawn (a refit; the first also as a GIF).
+  config.eval.num_trajectories = 3
   return config

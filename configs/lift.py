@@ -27,6 +27,11 @@ Run:
       --config.lift.input=openpose_json/ --config.lift.camera=Calib.toml \
       --config.lift.camera_name=cam_01 --config.lift.export=trc,bvh,csv,gif \
       --workdir=workdirs/lift
+
+
+An .npy/.npz carries no image size: give the camera (--config.lift.camera)
+or the size (--config.lift.image_width/image_height), else the run stops
+with an error naming these flags.
 """
 
 import ml_collections
@@ -34,7 +39,8 @@ import ml_collections
 from configs import default
 
 
-def get_config() -> ml_collections.ConfigDict:
+def get_config(arg=None) -> ml_collections.ConfigDict:
+  """The lift configuration; 'quick' = few steps and hypotheses (tests)."""
   config = default.get_config()
   config.mode = 'lift'
   config.lift.layout = 'coco17'
@@ -46,4 +52,13 @@ def get_config() -> ml_collections.ConfigDict:
   # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256
+  if arg == 'quick':
+    config.fit.num_hypotheses = 1
+    config.fit.ipo_steps = 20
+    config.fit.oil_steps = 30
+    config.fit.solve_t_last = 5
+    config.fit.init_sample_steps = 10
+    config.fit.batch_size = 8
+  elif arg:
+    raise ValueError(f'unknown variant {arg!r}; known: quick')
   return config

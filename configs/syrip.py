@@ -11,12 +11,20 @@ mid-hip (SyRIP's 3D is hand-corrected model output: weak ground truth):
 Variants by flag: `--config.data.input_2d=fidip` (real FiDIP detections),
 `--config.init.adapted=` (the adult prior alone, zero-shot).
 
-Re-create the shipped control branch (ZeDO-i adaptation: the prior frozen,
-a trainable copy of its trunk injecting into its blocks through
-zero-initialised layers; trained on the 500 SyRIP train-split poses):
+Adapt (ZeDO-i adaptation: the prior frozen, a trainable copy of its trunk
+injecting into its blocks through zero-initialised layers; trained on the
+SyRIP adaptation poses). The model is exported to WORKDIR/model; evaluate it
+with --config.init.adapted=WORKDIR/model:
 
   python -m zedoi_jax.main --config=configs/syrip.py --config.mode=adapt \
       --workdir=/tmp/syrip_control_run
+
+The shipped control branch was made by this command with its export folder
+named explicitly (no mode writes into the package's checkpoints otherwise):
+
+  python -m zedoi_jax.main --config=configs/syrip.py --config.mode=adapt \
+      --workdir=/tmp/syrip_control_run \
+      --config.train.export_dir=zedoi_jax/checkpoints/syrip_control
 
 Runtime (2-core development CPU, shared): adaptation 2000 steps in 360 s;
 the fit of the 200 test poses about 40-180 s. Results (GT 2D / FiDIP 2D,
@@ -63,7 +71,9 @@ def get_config(arg=None):
   config.train.grad_clip = 1.0
   config.train.ema_rate = 0.999
   config.train.checkpoint_every = 500
-  config.train.export_dir = 'zedoi_jax/checkpoints/' + SHIPPED_ADAPTED
+  # '' = WORKDIR/model. Never the shipped folder by default: a recipe run
+  # must not overwrite the model that lift and fit load.
+  config.train.export_dir = ''
   config.log_every = 100
 
   if arg == 'quick':

@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import time
+import types
 from typing import Any
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -77,28 +78,48 @@ def translate(source: str) -> str:
   return '\n'.join(lines) + '\n'
 
 
+class _Shown:
+  """Stand-in for IPython.display's Image / Markdown / HTML objects."""
+
+  def __init__(self, data=None, *, filename=None, **unused_kwargs):
+    self.data = data
+    self.filename = filename
+
+
+def _display(*objs, **unused_kwargs):
+  """Prints a line naming what would be shown; checks pictures exist."""
+  for obj in objs:
+    filename = getattr(obj, 'filename', None)
+    if filename:
+      if not pathlib.Path(filename).is_file():
+        raise FileNotFoundError(f'display: no such picture: {filename}')
+      size = pathlib.Path(filename).stat().st_size
+      print(f'[display {type(obj).__name__}: {filename}, {size} bytes]')
+    else:
+      data = getattr(obj, 'data', obj)
+      text = str(data)
+      print(f'[display {type(obj).__name__}: {len(text)} characters]')
+      print(text[:2000])
+
+
 def _install_display() -> None:
-  """Replaces IPython.display.display with a printer that checks files."""
+  """Makes `from IPython.display import Image, Markdown, display` print.
+
+  With IPython installed its `display` is replaced; without it (IPython is
+  not a dependency of the package) a small stand-in module is registered as
+  `IPython.display`, so the notebook's display cells run either way.
+  """
   try:
     from IPython import display as ipd  # pylint: disable=g-import-not-at-top
   except ImportError:
-    return
-
-  def display(*objs, **unused_kwargs):
-    for obj in objs:
-      filename = getattr(obj, 'filename', None)
-      if filename:
-        if not pathlib.Path(filename).is_file():
-          raise FileNotFoundError(f'display: no such picture: {filename}')
-        size = pathlib.Path(filename).stat().st_size
-        print(f'[display {type(obj).__name__}: {filename}, {size} bytes]')
-      else:
-        data = getattr(obj, 'data', obj)
-        text = str(data)
-        print(f'[display {type(obj).__name__}: {len(text)} characters]')
-        print(text[:2000])
-
-  ipd.display = display
+    ipython = types.ModuleType('IPython')
+    ipd = types.ModuleType('IPython.display')
+    for name in ('Image', 'Markdown', 'HTML'):
+      setattr(ipd, name, type(name, (_Shown,), {}))
+    ipython.display = ipd
+    sys.modules['IPython'] = ipython
+    sys.modules['IPython.display'] = ipd
+  ipd.display = _display
 
 
 def run(path: str | os.PathLike, *, local: bool) -> int:

@@ -14,12 +14,15 @@ import pytest  # pylint: disable=g-import-not-at-top
 jax.config.update('jax_disable_most_optimizations', True)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / 'shared' / 'data'
 
 
 @pytest.fixture(scope='session')
 def shared_data() -> pathlib.Path:
-  """The real data folder beside the repository (../shared/data)."""
-  if not SHARED_DATA.is_dir():
-    pytest.fail(f'real data not found at {SHARED_DATA}')
-  return SHARED_DATA
+  """The data root ($ZEDOI_DATA or ../shared/data); skips without SyRIP and CMU.
+
+  Tests needing real data use `data_required` (tests/data_required.py):
+  missing data skips with what to get, or fails under CI=true.
+  """
+  import data_required  # pylint: disable=g-import-not-at-top
+  data_required.require('syrip')
+  return data_required.require('cmu')

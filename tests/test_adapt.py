@@ -26,7 +26,9 @@ from zedoi_jax.models import load
 from zedoi_jax.models import score_net
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DATA = REPO.parent / 'shared' / 'data'
+import data_required
+
+DATA = data_required.root()
 KW = dict(num_joints=17, hidden=32, num_blocks=2, embed_dim=16,
           num_groups=4, dropout=0.0, embedding='fourier')
 SDE = dict(name='subvp', beta_min=0.1, beta_max=20.0, eps=1e-3)
@@ -62,6 +64,7 @@ def tiny_config(prior_dir, export_dir, **adapt_overrides):
 
 class InfantDataTest(absltest.TestCase):
 
+  @data_required.needs('syrip')
   def test_train_split_in_model_layout(self):
     poses, summary = infant_data.load_infant_poses(DATA / 'syrip')
     chex.assert_shape(poses, (500, 17, 3))
@@ -125,6 +128,7 @@ class FreezeRulesTest(absltest.TestCase):
       adapt.partition_labels(self.params, adapt.freeze_rules('blok_0/.*'))
 
 
+@data_required.needs('syrip')
 class AdaptTest(absltest.TestCase):
 
   @classmethod
@@ -153,7 +157,7 @@ class AdaptTest(absltest.TestCase):
     self.assertEqual(meta['control'], {'condition': 'none', 'dropout': 0.0})
     self.assertEqual(sorted(params), ['trunk', 'zero_0', 'zero_1'])
     self.assertEqual(meta['training']['steps'], 4)
-    self.assertEqual(meta['training']['data']['num_poses'], 500)
+    self.assertEqual(meta['training']['data']['num_poses'], 400)
     # Trained: the injections are no longer zero.
     self.assertGreater(float(np.abs(params['zero_0']['kernel']).max()), 0)
 

@@ -16,8 +16,9 @@ from zedoi_jax.errors import InputError
 from zedoi_jax.data import prior_data
 from zedoi_jax.models import score_net
 
-SHARED_DATA = (pathlib.Path(__file__).resolve().parents[1].parent / 'shared' /
-               'data')
+import data_required
+
+SHARED_DATA = data_required.root()
 TINY = {'num_joints': 17, 'hidden': 32, 'num_blocks': 1, 'embed_dim': 16,
         'num_groups': 8, 'dropout': 0.0, 'embedding': 'fourier'}
 
@@ -75,9 +76,8 @@ class TinyPriorTestCase(absltest.TestCase):
 
 class EvaluateTest(TinyPriorTestCase):
 
+  @data_required.needs('syrip')
   def test_syrip_end_to_end(self):
-    if not SHARED_DATA.is_dir():
-      self.fail(f'real data not found at {SHARED_DATA}')
     workdir = self.tmp / 'syrip'
     config = tiny_config(self.prior, name='syrip', split='test',
                          input_2d='fidip', max_poses=5)
@@ -108,6 +108,7 @@ class EvaluateTest(TinyPriorTestCase):
                  'trajectory_0.png', 'trajectory_0.gif'):
       self.assertTrue((workdir / 'pictures' / name).is_file(), name)
 
+  @data_required.needs('cmu', '131_01.bvh')
   def test_cmu_end_to_end(self):
     workdir = self.tmp / 'cmu'
     config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,

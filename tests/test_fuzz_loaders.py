@@ -40,7 +40,9 @@ from zedoi_jax.data import mocap
 from zedoi_jax.data import syrip
 from zedoi_jax.errors import InputError
 
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+import data_required  # pylint: disable=g-bad-import-order
+
+SHARED = data_required.root()
 CMU = SHARED / 'cmu'
 SYRIP = SHARED / 'syrip'
 
@@ -711,6 +713,7 @@ def _head(path, frames):
   return text
 
 
+@data_required.needs('cmu', '01.asf', '01_01.amc', '01_01.bvh')
 class MocapFuzzTest(absltest.TestCase):
 
   @classmethod
@@ -774,6 +777,7 @@ class MocapFuzzTest(absltest.TestCase):
 
 
 # ------------------------------------------------------------------- syrip
+@data_required.needs('syrip')
 class SyripFuzzTest(absltest.TestCase):
 
   @classmethod
@@ -904,6 +908,7 @@ class RegressionTest(absltest.TestCase):
     with self.assertRaisesRegex(InputError, r'without 3D joints: \[0\]'):
       mini_rgbd.load_mini_rgbd_sequence(self.tmp / '01')
 
+  @data_required.needs('cmu', '01_01.bvh')
   def test_bvh_non_finite_header_and_offsets(self):
     bvh = _head(CMU / '01_01.bvh', 3)
     cases = {
@@ -920,6 +925,7 @@ class RegressionTest(absltest.TestCase):
       with self.assertRaisesRegex(InputError, rf'{name}.*{pattern}'):
         mocap.parse_bvh(path)
 
+  @data_required.needs('cmu', '01.asf', '01_01.amc')
   def test_asf_amc_broken_hierarchy_and_values(self):
     asf = (CMU / '01.asf').read_text()
     amc = _head(CMU / '01_01.amc', 2)
@@ -943,6 +949,7 @@ class RegressionTest(absltest.TestCase):
     with self.assertRaisesRegex(InputError, r'nan\.amc.*non-finite'):
       mocap.parse_amc(path)
 
+  @data_required.needs('syrip')
   def test_syrip_split_image_without_annotation(self):
     root = self.tmp / 'syrip'
     root.mkdir()

@@ -19,16 +19,18 @@ from zedoi_jax import skeleton
 from zedoi_jax.data import infant_data
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DATA = REPO.parent / 'shared' / 'data'
+import data_required
+
+DATA = data_required.root()
 
 
+@data_required.needs('syrip')
+@data_required.needs('cmu')
 class AugmentCliTest(absltest.TestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    if not DATA.is_dir():
-      raise absltest.SkipTest(f'real data not found at {DATA}')
     cls.workdir = pathlib.Path(tempfile.mkdtemp())
     config = syrip_config.get_config()
     config.mode = 'augment'

@@ -99,7 +99,9 @@ class LiftTest(TinyPriorTestCase):
     with self.assertRaisesRegex(InputError, r'bad\.npy.*keypoints.*14'):
       lift.lift(self.config(input=str(src), image_width=640,
                             image_height=480), self.tmp / 'e1')
-    with self.assertRaisesRegex(InputError, 'lift.camera'):
+    with self.assertRaisesRegex(
+        InputError, r'--config\.lift\.camera=.*--config\.lift\.image_width=W '
+        r'--config\.lift\.image_height=H'):
       lift.lift(self.config(input=str(src)), self.tmp / 'e2')
     with self.assertRaisesRegex(InputError, 'unknown joint layout'):
       lift.lift(self.config(input=str(src), layout='openpose25'),

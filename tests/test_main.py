@@ -8,6 +8,7 @@ import sys
 import tempfile
 
 from absl.testing import absltest
+import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,48 @@ class CliErrorsTest(absltest.TestCase):
     self.assertIn('train_prior', proc.stderr)
 
 
+  def test_missing_data_is_one_line_and_exit_2(self):
+    empty = tempfile.mkdtemp()
+    proc = _run('--config=configs/test.py', '--config.mode=fit',
+                '--config.data.name=syrip', f'--config.data.root={empty}',
+                '--workdir=' + tempfile.mkdtemp(), check=False)
+    self.assertEqual(proc.returncode, 2, proc.stderr[-2000:])
+    self.assertNotIn('Traceback', proc.stderr)
+    errors = [l for l in proc.stderr.splitlines() if 'error:' in l]
+    self.assertLen(errors, 1)
+    for part in ('correct_3D.npy', 'fidip_pred2d_real700.json', empty,
+                 'python -m zedoi_jax.prepare syrip', '--config.data.root',
+                 'ZEDOI_DATA', 'lift'):
+      self.assertIn(part, errors[0])
+
+  def test_traceback_on_request(self):
+    proc = _run('--config=configs/test.py', '--config.mode=lift',
+                '--config.lift.input=/nonexistent/kp.json', '--verbosity=1',
+                '--workdir=' + tempfile.mkdtemp(), check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('Traceback', proc.stderr)
+    self.assertIn('/nonexistent/kp.json', proc.stderr)
+
+  def test_bad_input_and_bad_checkpoint_exit_2(self):
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    bad = tmp / 'kp.npy'
+    bad.write_bytes(b'not an array')
+    good = tmp / 'good.npy'
+    np.save(good, np.full((2, 17, 2), 100.0))
+    (tmp / 'model').mkdir()
+    (tmp / 'model' / 'model.json').write_text('{not json')
+    for flags, want in (
+        ([f'--config.lift.input={bad}'], 'kp.npy'),
+        ([f'--config.lift.input={good}', '--config.lift.image_width=640',
+          '--config.lift.image_height=480',
+          f'--config.init.prior={tmp / "model"}'], 'model.json')):
+      proc = _run('--config=configs/test.py', '--config.mode=lift', *flags,
+                  f'--workdir={tmp / "w"}', check=False)
+      self.assertEqual(proc.returncode, 2, proc.stderr[-2000:])
+      self.assertNotIn('Traceback', proc.stderr)
+      self.assertIn(want, proc.stderr.strip().splitlines()[-1])
+
+
 class EndToEndTest(absltest.TestCase):
 
   def test_train_then_fit(self):
@@ -57,7 +100,7 @@ class EndToEndTest(absltest.TestCase):
     fitdir = root / 'fit'
     _run('--config=configs/test.py', '--config.mode=fit',
          f'--config.init.prior={prior / "model"}', '--config.init.adapted=',
-         '--config.data.name=syrip', '--config.data.max_poses=4',
+         '--config.data.name=demo', '--config.data.max_poses=4',
          f'--workdir={fitdir}')
     results = json.loads((fitdir / 'results.json').read_text())
     for key in ('dataset', 'split', 'input_2d', 'num_poses',

@@ -11,8 +11,11 @@ import numpy as np
 from zedoi_jax.data import mocap
 from zedoi_jax.errors import InputError
 
-CMU = (pathlib.Path(__file__).resolve().parents[1].parent / 'shared' /
-       'data' / 'cmu')
+import data_required
+
+CMU = data_required.path('cmu')
+NEEDS_CMU = data_required.needs('cmu', *data_required.CMU_TAKES,
+                                data_required.CMU_REFERENCE)
 REFERENCE = CMU / 'cmu_h36m17_positions.npz'
 
 # (reference key, file, frames).
@@ -41,6 +44,7 @@ def _mean_dist_mm(a, b):
   return float(np.linalg.norm(a - b, axis=-1).mean() * 1000.0)
 
 
+@NEEDS_CMU
 class RealTakesTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*[(k, k, f, n) for k, f, n in TAKES])
@@ -166,6 +170,7 @@ class ErrorsTest(absltest.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, '07.asf'):
       mocap.load_h36m17(amc)
 
+  @NEEDS_CMU
   def test_asf_needs_amc(self):
     with self.assertRaisesRegex(ValueError, 'amc_path'):
       mocap.load_h36m17(CMU / '01.asf')
@@ -182,6 +187,7 @@ class ErrorsTest(absltest.TestCase):
     path.write_text(transform(text))
     return path
 
+  @NEEDS_CMU
   def test_truncated_bvh(self):
     cases = {
         'motion_cut.bvh': lambda t: t[:len(t) // 2],
@@ -194,6 +200,7 @@ class ErrorsTest(absltest.TestCase):
       with self.assertRaisesRegex(InputError, name):
         mocap.load_h36m17(path)
 
+  @NEEDS_CMU
   def test_garbled_bvh(self):
     def garble_motion(t):
       head, body = t.split('MOTION')
@@ -211,12 +218,14 @@ class ErrorsTest(absltest.TestCase):
       with self.assertRaisesRegex(InputError, name):
         mocap.load_h36m17(path)
 
+  @NEEDS_CMU
   def test_unknown_bvh_naming_lists_missing(self):
     path = self._variant('renamed.bvh',
                          lambda t: t.replace('LeftKnee', 'LKnee'))
     with self.assertRaisesRegex(InputError, r'renamed\.bvh.*LeftKnee'):
       mocap.load_h36m17(path)
 
+  @NEEDS_CMU
   def test_unknown_asf_naming_lists_missing(self):
     asf = self.tmp / '01.asf'
     asf.write_text((CMU / '01.asf').read_text().replace('lfemur', 'lthigh'))
@@ -225,6 +234,7 @@ class ErrorsTest(absltest.TestCase):
     with self.assertRaisesRegex(InputError, r'01\.asf.*lfemur'):
       mocap.load_h36m17(amc)
 
+  @NEEDS_CMU
   def test_amc_missing_bone_in_frame(self):
     lines = (CMU / '01_01.amc').read_text().splitlines()
     # Keep frames 1 and 2, and drop one bone line from frame 2.

@@ -24,6 +24,7 @@ from zedoi_jax import evaluate
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
 from test_evaluate import export_tiny_prior, tiny_config, SHARED_DATA
+import data_required
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TIMEOUT_S = 150
@@ -93,8 +94,7 @@ def _overrides(prior) -> dict:
 class MultiProcessTest(absltest.TestCase):
 
   def test_two_processes_match_one(self):
-    if not SHARED_DATA.is_dir():
-      self.fail(f'real data not found at {SHARED_DATA}')
+    data_required.require('syrip')
     tmpdir = tempfile.TemporaryDirectory()
     self.addCleanup(tmpdir.cleanup)
     tmp = pathlib.Path(tmpdir.name)

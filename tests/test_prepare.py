@@ -24,7 +24,9 @@ from zedoi_jax.data import mini_rgbd
 from zedoi_jax.data import syrip
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SYRIP = REPO.parent / 'shared' / 'data' / 'syrip'
+import data_required  # pylint: disable=g-bad-import-order
+
+SYRIP = data_required.path('syrip')
 
 # smil25 joint used for each h36m17 joint, written out here rather than
 # taken from skeleton.py so the test checks the maps, not restates them.
@@ -238,6 +240,7 @@ class ParseSequencesTest(parameterized.TestCase):
 
 class SyripTest(absltest.TestCase):
 
+  @data_required.needs('syrip')
   def test_copy_from_local_source(self):
     dest = _tempdir(self) / 'syrip'
     self.assertEqual(prepare.prepare_syrip(dest, source=SYRIP), dest)
@@ -248,6 +251,7 @@ class SyripTest(absltest.TestCase):
     data = syrip.load_syrip(dest)
     chex.assert_shape(data['gt2d_coco17'], (700, 17, 3))
 
+  @data_required.needs('syrip')
   def test_main_with_flags(self):
     _mark_flags_parsed()
     dest = _tempdir(self) / 'via_flags'

@@ -22,8 +22,9 @@ from zedoi_jax import merge
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
-from test_evaluate import export_tiny_prior, tiny_config, SHARED_DATA
+from test_evaluate import TinyPriorTestCase, export_tiny_prior, tiny_config
 from test_lift import coco_fixture
+import data_required
 
 NUM_POSES = 7
 
@@ -55,8 +56,7 @@ class ResumeAndMergeTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    if not SHARED_DATA.is_dir():
-      raise AssertionError(f'real data not found at {SHARED_DATA}')
+    data_required.require('syrip')
     cls._tmpdir = tempfile.TemporaryDirectory()
     cls.tmp = pathlib.Path(cls._tmpdir.name)
     cls.prior = export_tiny_prior(cls.tmp / 'prior')
@@ -128,6 +128,10 @@ class ResumeAndMergeTest(absltest.TestCase):
     with self.assertRaisesRegex(InputError, r'other_job.*different jobs'):
       merge.merge(bad, [dirs[0], other])
     self.assertFalse((bad / 'results.json').exists())
+
+
+class LiftResumeTest(TinyPriorTestCase):
+  """Lift needs no dataset: it runs on a fixture the test writes."""
 
   def test_lift_resume_equals_merged_shards(self):
     src = coco_fixture(self.tmp / 'kp.json', n=5)

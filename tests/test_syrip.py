@@ -13,8 +13,10 @@ import numpy as np
 from zedoi_jax.data import syrip
 from zedoi_jax.errors import InputError
 
-SYRIP = (pathlib.Path(__file__).resolve().parents[1].parent / 'shared' /
-         'data' / 'syrip')
+import data_required
+
+SYRIP = data_required.path('syrip')
+NEEDS_SYRIP = data_required.needs('syrip', data_required.SYRIP_PAIRED)
 PAIRED = SYRIP / 'syrip_real700_paired.npz'
 
 
@@ -53,12 +55,15 @@ def _repo_layout(test):
 
 class LoadTest(absltest.TestCase):
 
+  @NEEDS_SYRIP
   def test_flat_layout_matches_paired_npz(self):
     _assert_matches_paired(self, syrip.load_syrip(SYRIP))
 
+  @NEEDS_SYRIP
   def test_repo_layout_matches_paired_npz(self):
     _assert_matches_paired(self, syrip.load_syrip(_repo_layout(self)))
 
+  @NEEDS_SYRIP
   def test_documented_shapes_and_contents(self):
     data = syrip.load_syrip(SYRIP)
     chex.assert_shape(data['gt2d_coco17'], (700, 17, 3))
@@ -77,6 +82,7 @@ class LoadTest(absltest.TestCase):
     self.assertContainsSubset(set(np.unique(data['gt2d_coco17'][..., 2])),
                               {0.0, 1.0, 2.0})
 
+  @NEEDS_SYRIP
   def test_split_indices_follow_release_protocol(self):
     data = syrip.load_syrip(SYRIP)
     test = syrip.split_indices(data, 'test')
@@ -96,6 +102,7 @@ class LoadTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, 'split'):
       syrip.split_indices(data, 'validation')
 
+  @NEEDS_SYRIP
   def test_validation_split_is_fixed_and_disjoint(self):
     data = syrip.load_syrip(SYRIP)
     val = syrip.split_indices(data, 'val')
@@ -118,6 +125,7 @@ class LoadTest(absltest.TestCase):
     with self.assertRaises(FileNotFoundError):
       syrip.load_syrip(root)
 
+  @NEEDS_SYRIP
   def test_mismatched_join_is_an_input_error(self):
     root = _tempdir(self)
     syrip.prepare(root, source=SYRIP)
@@ -131,6 +139,7 @@ class LoadTest(absltest.TestCase):
                                 r'real700_merged\.json.*test5\.jpg'):
       syrip.load_syrip(root)
 
+  @NEEDS_SYRIP
   def test_keypoints_differing_between_files_is_an_input_error(self):
     root = _tempdir(self)
     syrip.prepare(root, source=SYRIP)
@@ -144,6 +153,7 @@ class LoadTest(absltest.TestCase):
 
 class PrepareTest(absltest.TestCase):
 
+  @NEEDS_SYRIP
   def test_copy_from_flat_source(self):
     dest = _tempdir(self) / 'syrip'
     self.assertEqual(syrip.prepare(dest, source=SYRIP), dest)
@@ -156,16 +166,19 @@ class PrepareTest(absltest.TestCase):
     self.assertEqual(before, {p.name: p.stat().st_mtime_ns
                               for p in dest.iterdir()})
 
+  @NEEDS_SYRIP
   def test_copy_from_repo_layout_source(self):
     dest = _tempdir(self) / 'syrip'
     syrip.prepare(dest, source=_repo_layout(self))
     for name, (_, digest) in syrip.FILES.items():
       self.assertEqual(syrip.sha256(dest / name), digest)
 
+  @NEEDS_SYRIP
   def test_checksums_are_of_the_real_files(self):
     for name, (_, digest) in syrip.FILES.items():
       self.assertEqual(syrip.sha256(SYRIP / name), digest, name)
 
+  @NEEDS_SYRIP
   def test_checksum_mismatch(self):
     source = _tempdir(self) / 'corrupt'
     source.mkdir()
@@ -184,6 +197,7 @@ class PrepareTest(absltest.TestCase):
     self.assertEqual([p for p in dest.iterdir() if p.name.startswith('.')],
                      [])
 
+  @NEEDS_SYRIP
   def test_download_path_with_local_urls(self):
     # file:// URLs exercise the urllib download path without a network.
     urls = {name: (SYRIP / name).as_uri() for name in syrip.FILES}
@@ -191,6 +205,7 @@ class PrepareTest(absltest.TestCase):
     syrip.prepare(dest, urls=urls)
     _assert_matches_paired(self, syrip.load_syrip(dest))
 
+  @NEEDS_SYRIP
   def test_download_failure_says_how_to_get_files(self):
     urls = {name: (SYRIP / name).as_uri() for name in syrip.FILES}
     urls['correct_3D.npy'] = (_tempdir(self) / 'gone.npy').as_uri()

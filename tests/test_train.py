@@ -28,8 +28,11 @@ from zedoi_jax import train
 from zedoi_jax.data import prior_data
 from zedoi_jax.models import load
 
-SHARED_DATA = (pathlib.Path(__file__).resolve().parents[1].parent / 'shared'
-               / 'data')
+import data_required
+
+SHARED_DATA = data_required.root()
+NEEDS_CMU = data_required.needs('cmu', *data_required.CMU_TAKES,
+                                data_required.CMU_REFERENCE)
 
 
 def _tempdir(test: absltest.TestCase) -> str:
@@ -65,6 +68,7 @@ def _tiny_config(**train_overrides):
 
 class PriorDataTest(absltest.TestCase):
 
+  @NEEDS_CMU
   def test_real_cmu_matches_reference_positions(self):
     poses, summary = prior_data.load_prior_poses(
         data_root=SHARED_DATA, subsample=8, min_pose_distance=0.0,
@@ -88,6 +92,7 @@ class PriorDataTest(absltest.TestCase):
     thigh = bones[:, skeleton.H36M17.bones.index((2, 1))]
     self.assertTrue(np.all((thigh > 0.38) & (thigh < 0.45)))
 
+  @NEEDS_CMU
   def test_default_dedup_and_mocap_files(self):
     poses = prior_data.load_prior_poses(data_root=SHARED_DATA)
     self.assertBetween(len(poses), 800, 1600)
@@ -255,6 +260,7 @@ class ShippedPriorTest(absltest.TestCase):
   SDE runs away; this check therefore uses the shipped prior.
   """
 
+  @NEEDS_CMU
   def test_samples_have_data_bone_lengths(self):
     model = load.load_pose_model('')
     self.assertEqual(model.meta['kind'], 'prior')

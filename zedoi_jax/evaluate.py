@@ -42,6 +42,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import shutil
 import time
 from typing import Any
 
@@ -133,20 +134,21 @@ def load_syrip_set(root: pathlib.Path, *, split: str, input_2d: str,
                    max_poses: int, model_layout: str,
                    occlusion: dict[str, Any] | None = None) -> EvalSet:
   """SyRIP under the ZeDO-i protocol (see the module docstring)."""
+  from zedoi_jax.data import requirements  # pylint: disable=g-import-not-at-top
   from zedoi_jax.data import syrip  # pylint: disable=g-import-not-at-top
-  data = syrip.load_syrip(root / 'syrip' if (root / 'syrip').is_dir()
-                          else root)
+  if input_2d not in ('gt', 'fidip'):
+    raise InputError(f"unknown SyRIP 2D input {input_2d!r}; use 'gt' or "
+                     "'fidip'", source='config', field='data.input_2d')
+  # One message naming every missing file and how to provide them.
+  data = syrip.load_syrip(requirements.require('syrip', root))
   idx = syrip.split_indices(data, split)
   idx = idx[_limit(len(idx), max_poses)]
   if input_2d == 'gt':
     kp = data['gt2d_coco17'][idx]
     conf = (kp[..., 2] > 0).astype(np.float32)
-  elif input_2d == 'fidip':
+  else:
     kp = data['pred2d_fidip_coco17'][idx]
     conf = np.clip(kp[..., 2], 0.0, 1.0)
-  else:
-    raise InputError(f"unknown SyRIP 2D input {input_2d!r}; use 'gt' or "
-                     "'fidip'", source='config', field='data.input_2d')
   kp = kp[..., :2]
   if occlusion:
     kp, conf, _ = occlusion_lib.occlude(kp, conf, **occlusion)
@@ -216,6 +218,67 @@ def load_cmu_set(root: pathlib.Path, *, mocap_files, subsample: int,
                      'note': ('adult check on CMU subjects of split '
                               f'{split!r} (prior_data.CMU_SPLITS: val/test '
                               'subjects are held out of the v2 prior)')})
+
+
+def load_demo_set(*, max_poses: int, model_layout: str) -> EvalSet:
+  """The demo shipped in the package (`zedoi_jax.data.demo`): no dataset."""
+  from zedoi_jax.data import demo  # pylint: disable=g-import-not-at-top
+  d = demo.load_demo()
+  idx = _limit(len(d['poses_3d']), max_poses)
+  n = len(idx)
+  K = np.broadcast_to(d['K'], (n, 3, 3)).astype(np.float32)
+  inputs = fit.prepare_inputs(d['keypoints_2d'][idx], d['confidence'][idx],
+                              K, layout=d['layout'],
+                              model_layout=model_layout, source=d['path'],
+                              ids=idx)
+  # Scored like SyRIP: the 12 limb joints, root = mid-hip.
+  gt = np.asarray(skeleton.convert(d['poses_3d'][idx], d['layout'],
+                                   'syrip12'), np.float32)
+  return EvalSet(inputs=inputs, keypoints_src=d['keypoints_2d'][idx],
+                 src_layout=d['layout'], gt=gt, eval_layout='syrip12',
+                 image_wh=np.broadcast_to(d['image_wh'], (n, 2)).copy(),
+                 info={'dataset': 'demo', 'split': 'all',
+                       'input_2d': 'projected known 3D + pixel noise',
+                       'camera': 'known K (f = 1000 px)',
+                       'evaluation_joints': 'syrip12 (12 limb joints), '
+                                            'root = mid-hip (2, 3)',
+                       'source': d['path'], 'provenance': d['provenance'],
+                       'note': ('demo: infant-like poses sampled from the '
+                                "shipped model itself; checks the pipeline, "
+                                'not accuracy on real infants')})
+
+
+def load_mini_rgbd_set(path: pathlib.Path, *, split: str, joint_map: str,
+                       max_poses: int, model_layout: str) -> EvalSet:
+  """MINI-RGBD from `prepare mini_rgbd`'s npz, under its protocol.
+
+  Test split = sequences 11-12, the Kinect K, 2D and 3D through the chosen
+  smil25 -> h36m17 map, scored on the 17 joints with root = pelvis.
+  """
+  from zedoi_jax.data import mini_rgbd  # pylint: disable=g-import-not-at-top
+  d = mini_rgbd.load_converted(path, split=split, joint_map=joint_map)
+  idx = _limit(len(d['joints_3d']), max_poses)
+  n = len(idx)
+  K = np.broadcast_to(d['K'], (n, 3, 3)).astype(np.float32)
+  inputs = fit.prepare_inputs(d['keypoints_2d'][idx], None, K,
+                              layout='h36m17', model_layout=model_layout,
+                              source=str(path), ids=idx)
+  gt = d['joints_3d'][idx]
+  gt = np.asarray(skeleton.root_center(gt, 'h36m17'), np.float32)
+  return EvalSet(inputs=inputs, keypoints_src=d['keypoints_2d'][idx],
+                 src_layout='h36m17', gt=gt, eval_layout='h36m17',
+                 image_wh=np.full((n, 2), (640, 480), np.float32), info={
+                     'dataset': 'mini_rgbd', 'split': split,
+                     'split_note': "MINI-RGBD protocol: 'test' = sequences "
+                                   "11-12, 'train' = 01-10",
+                     'sequences': d['sequences'],
+                     'input_2d': 'ground-truth 2D of the npz',
+                     'joint_map': d['joint_map'],
+                     'camera': 'Kinect K of the npz',
+                     'evaluation_joints': 'h36m17, root = pelvis',
+                     'source': str(path),
+                     'note': ('MINI-RGBD is synthetic (SMIL bodies); say '
+                              'which joint map a number used')})
 
 
 def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
@@ -402,7 +465,10 @@ def fit_in_chunks(fit_batch, inputs: dict[str, Any], *, rows: np.ndarray,
     t0 = time.perf_counter()
     out = fit.fit_dataset(fit_batch, {k: v[sl] for k, v in fields.items()},
                           batch_size=batch_size, rng=rng, params=params,
-                          pad_to_batch=True)
+                          pad_to_batch=True,
+                          # Per batch, so a big chunk shows progress too.
+                          progress=(progress.Offset(prog, sl.start)
+                                    if prog is not None else None))
     seconds = time.perf_counter() - t0
     timing['compute_s'] += seconds
     if timing['first_chunk_s'] is None:
@@ -538,9 +604,22 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                       max_poses=config.data.max_poses, seed=config.seed,
                       model_layout=model_layout, split=config.data.split,
                       sample_hz=config.data.sample_hz)
+  elif name == 'mini_rgbd':
+    es = load_mini_rgbd_set(
+        pathlib.Path(config.data.mini_rgbd_npz or root / 'mini_rgbd.npz'),
+        split=config.data.split, joint_map=config.data.joint_map,
+        max_poses=config.data.max_poses, model_layout=model_layout)
+  elif name == 'demo':
+    es = load_demo_set(max_poses=config.data.max_poses,
+                       model_layout=model_layout)
+    # The demo is small and always recomputed: a rerun after an update (new
+    # models, another clone) must not trip over the chunks of an old run.
+    if main and (workdir / 'chunks').is_dir():
+      shutil.rmtree(workdir / 'chunks')
   else:
-    raise InputError(f"fit mode supports data.name 'syrip' or 'cmu', got "
-                     f'{name!r}', source='config', field='data.name')
+    raise InputError(f"fit mode supports data.name 'syrip', 'cmu', "
+                     f"'mini_rgbd' or 'demo', got {name!r}", source='config',
+                     field='data.name')
   pc = config.parallel
   num_rows_total = len(es.gt)
   rows = parallel.shard_rows(num_rows_total, int(pc.shard_index),
@@ -636,13 +715,19 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   if config.eval.pictures:
     _pictures(workdir / 'pictures', es, out, pred_all, aggregates, model,
               cfg, fit_rng, head, lay, model_layout,
-              int(config.eval.num_pictures))
+              int(config.eval.num_pictures),
+              int(config.eval.num_trajectories))
   print_table(results)
+  if name == 'demo':
+    from zedoi_jax import demo as demo_lib  # pylint: disable=g-import-not-at-top
+    results = demo_lib.report(workdir, results, es.gt, aggregates['mean'],
+                              out['translation_mean'], model_layout,
+                              out['pose_mean'])
   return results
 
 
 def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
-              head, lay, model_layout, num):
+              head, lay, model_layout, num, num_trajectories=3):
   """GT vs prediction grid, per-joint errors, reprojection, trajectories."""
   from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
   num = max(1, min(num, len(es.gt)))
@@ -663,7 +748,9 @@ def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
                                       ).all() else None),
                            confidence=es.inputs['confidence'][pick])
   # Trajectories: refit a few poses, keeping thinned OIL frames.
-  few = pick[:min(3, num)]
+  few = pick[:min(num_trajectories, num)]
+  if not len(few):
+    return
   frames = min(cfg.trajectory_frames or 12, cfg.oil_steps)
   traj_fit = fit.make_fit_fn(
       score_fn=model.score_fn, sde=model.sde, scale=model.scale,

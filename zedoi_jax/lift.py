@@ -57,6 +57,7 @@ from zedoi_jax import export as export_lib
 from zedoi_jax import fit
 from zedoi_jax import metrics
 from zedoi_jax import parallel
+from zedoi_jax import progress
 from zedoi_jax import skeleton
 from zedoi_jax import video
 from zedoi_jax.errors import InputError
@@ -243,9 +244,11 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str,
     return np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
   if (wh <= 0).any():
     raise InputError(
-        'no camera (lift.camera) and no image size: the input carries no '
-        'image width/height; pass --config.lift.camera=K.npy or '
-        '--config.lift.image_width/image_height', source=src,
+        'no camera and no image size: the input carries no image '
+        'width/height; pass the camera, --config.lift.camera=K.npy (a 3x3 K '
+        'as .npy, .json or .txt), or the image size, '
+        '--config.lift.image_width=W --config.lift.image_height=H (then K '
+        'is guessed: f = max(W, H), depth only relative)', source=src,
         field='lift.camera')
   return np.asarray(camera.default_K(wh[:, 0], wh[:, 1]), np.float32)
 
@@ -425,6 +428,8 @@ def lift(config: ml_collections.ConfigDict,
       batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
       rng=rng, params=model.params,
       root_joints=skeleton.get_layout(model_layout).root_joints,
+      prog=progress.Progress(len(rows), name='lift', unit='pose',
+                             enabled=None if config.progress else False),
       stop_after_chunks=stop_after_chunks)
   seconds = time.perf_counter() - t0
   if not main:

@@ -11,10 +11,17 @@ entry function of `config.mode`. Override any field with
 Several processes (docs/SCALING.md): on Cloud TPU, Slurm or Open MPI the
 launch is detected; elsewhere pass --config.parallel.coordinator_address,
 num_processes and process_id to every process.
+
+Errors in the user's input (a bad file or field, missing data, a bad or
+missing checkpoint: `InputError`, `FileNotFoundError`) end the run with one
+line on stderr and exit code 2; `--verbosity=1` or ZEDOI_TRACEBACK=1 shows
+the traceback instead.
 """
 
 import importlib
+import os
 import pathlib
+import sys
 
 from absl import app
 from absl import flags
@@ -23,6 +30,7 @@ from ml_collections import config_flags
 
 from zedoi_jax import parallel
 from zedoi_jax import runs
+from zedoi_jax.errors import InputError
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py[:arg]).',
@@ -43,7 +51,30 @@ MODES = {
 }
 
 
+# Exceptions that mean "fix your input", reported in one line (exit 2).
+USER_ERRORS = (InputError, FileNotFoundError)
+EXIT_USER_ERROR = 2
+
+
+def show_traceback() -> bool:
+  """True with --verbosity >= 1 or ZEDOI_TRACEBACK=1: keep the traceback."""
+  env = os.environ.get('ZEDOI_TRACEBACK', '').strip().lower()
+  return flags.FLAGS.verbosity >= 1 or env in ('1', 'true', 'yes')
+
+
 def main(argv):
+  try:
+    _main(argv)
+  except USER_ERRORS as e:
+    if show_traceback():
+      raise
+    text = ' '.join(str(e).split())
+    print(f'zedoi_jax: error: {text} (traceback: --verbosity=1 or '
+          'ZEDOI_TRACEBACK=1)', file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def _main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = _CONFIG.value
@@ -55,7 +86,9 @@ def main(argv):
       pathlib.Path('workdirs') /
       f'{pathlib.Path(config_path).stem}-{config.mode}')
   # Before anything touches the devices: jax.distributed refuses to start
-  # once a backend exists.
+  # once a backend exists. Without a TPU, jax's "Unable to initialize
+  # backend 'tpu'" INFO line says nothing useful: drop it.
+  runs.quiet_backend_probe()
   pc = config.parallel
   parallel.initialize(coordinator_address=pc.coordinator_address,
                       num_processes=int(pc.num_processes),

@@ -36,6 +36,21 @@ def quiet_libraries() -> None:
     handler.addFilter(_QuietLibraries())
 
 
+class _QuietBackendProbe(std_logging.Filter):
+  """Drops jax's INFO line about backends it could not start (no TPU)."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return not (record.levelno < std_logging.WARNING and
+                'Unable to initialize backend' in record.getMessage())
+
+
+def quiet_backend_probe() -> None:
+  """Hides "Unable to initialize backend 'tpu'" INFO lines on CPU/GPU."""
+  logger = std_logging.getLogger('jax._src.xla_bridge')
+  if not any(isinstance(f, _QuietBackendProbe) for f in logger.filters):
+    logger.addFilter(_QuietBackendProbe())
+
+
 def start(config: ml_collections.ConfigDict,
           workdir: str | os.PathLike) -> pathlib.Path:
   """Creates the workdir, logs the devices, writes config.json."""

@@ -157,7 +157,8 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
     log_every: steps between log lines and rows.
     lr_fn: step -> learning rate, for the rows.
     record: JSON record saved beside each checkpoint.
-    show_progress: Progress enabled flag (None: when stderr is a tty).
+    show_progress: Progress enabled flag (None/True: a bar on a tty, log
+      lines elsewhere; False: silent).
     stop_at: stop after this step without the final save (tests use it to
       simulate a killed run; periodic checkpoints are written as usual).
     name: metric prefix.
@@ -203,6 +204,7 @@ def run_training_loop(*, step_fn: Callable[[Any], tuple[Any, dict]],
       logging.info('%s: compiled; running steps %d..%d', name, start + 1,
                    num_steps)
       t_log, s_log = time.perf_counter(), step
+      prog.update(step)  # starts the clock: rate and ETA exclude compile
     if step % log_every == 0 or step == end:
       check(*pending)
       last_loss = float(metrics['loss'])

@@ -286,3 +286,90 @@ def to_arrays(root: PathLike, sequences: Iterable[int | str], *,
       'joint_names_smil25': np.array(skeleton.SMIL25.joint_names),
       'joint_names_h36m17': np.array(skeleton.H36M17.joint_names),
   }
+
+
+# Arrays `load_converted` needs from a `prepare mini_rgbd` npz.
+CONVERTED_KEYS = ('keypoints_2d_smil25', 'joints_3d_smil25', 'sequence',
+                  'frame', 'K', 'joint_map')
+
+
+def load_converted(path: PathLike, *, split: str = 'test',
+                   joint_map: str = '') -> dict[str, np.ndarray]:
+  """The npz `python -m zedoi_jax.prepare mini_rgbd` writes, for the fit.
+
+  MINI-RGBD protocol (ZeDO-i): sequences 11-12 are the test split, 01-10
+  the training split; the Kinect K of the npz; 2D and 3D in Human3.6M-17
+  through one of the two smil25 -> h36m17 maps (see the module docstring).
+
+  Args:
+    path: the npz.
+    split: 'test' (11, 12), 'train' (1-10) or 'all'.
+    joint_map: 'anatomical' | 'zedo', or '' for the map the npz was made
+      with (its 'joint_map'). The map is applied to the npz's smil25 arrays,
+      so one npz serves both.
+
+  Returns:
+    {'keypoints_2d' [N, 17, 2] px, 'joints_3d' [N, 17, 3] metres (camera
+    frame, not root-centred), 'K' [3, 3], 'sequence' [N], 'frame' [N],
+    'joint_map' str, 'sequences' list of int}.
+
+  Raises:
+    FileNotFoundError: no such file (with the prepare command).
+    InputError: a missing array, wrong shapes, non-finite values, no frame
+      of the split, an unknown split or joint map.
+  """
+  p = pathlib.Path(path)
+  src = str(p)
+  if not p.is_file():
+    raise FileNotFoundError(
+        f'MINI-RGBD npz not found: {p}. Make it from the MINI-RGBD_web '
+        'folder with `python -m zedoi_jax.prepare mini_rgbd '
+        f'--source=MINI-RGBD_web --dest={p}`, or name it with '
+        '--config.data.mini_rgbd_npz=FILE')
+  splits = {'test': SEQUENCES_TEST, 'train': SEQUENCES_TRAIN,
+            'all': SEQUENCES_TRAIN + SEQUENCES_TEST}
+  if split not in splits:
+    raise InputError(f'unknown MINI-RGBD split {split!r}; use one of '
+                     f'{sorted(splits)}', source='config', field='data.split')
+  try:
+    with np.load(p, allow_pickle=False) as z:
+      missing = [k for k in CONVERTED_KEYS if k not in z.files]
+      if missing:
+        raise InputError(f'missing arrays {missing}: not a `prepare '
+                         'mini_rgbd` npz?', source=src, field=missing[0])
+      d = {k: z[k] for k in CONVERTED_KEYS}
+  except (ValueError, OSError, EOFError) as e:
+    if isinstance(e, InputError):
+      raise
+    raise InputError(f'cannot read the npz: {e!r}', source=src,
+                     field='npz') from e
+  variants = joint_map_variants()
+  joint_map = joint_map or str(d['joint_map'])
+  if joint_map not in variants:
+    raise InputError(f'unknown joint map {joint_map!r}; use one of '
+                     f'{variants}', source='config', field='data.joint_map')
+  kp = checks.check_array(d['keypoints_2d_smil25'], shape=(None, NUM_JOINTS,
+                                                          2),
+                          source=src, field='keypoints_2d_smil25')
+  n = len(kp)
+  xyz = checks.check_array(d['joints_3d_smil25'], shape=(n, NUM_JOINTS, 3),
+                           source=src, field='joints_3d_smil25')
+  seq = checks.check_array(d['sequence'], shape=(n,), dtype_kind='i',
+                           source=src, field='sequence')
+  frame = checks.check_array(d['frame'], shape=(n,), dtype_kind='i',
+                             source=src, field='frame')
+  K = camera.validate_K(d['K'], source=src)
+  keep = np.isin(seq, splits[split])
+  if not keep.any():
+    raise InputError(f'no frame of the {split!r} split (sequences '
+                     f'{list(splits[split])}); the npz holds sequences '
+                     f'{sorted(set(seq.tolist()))}', source=src,
+                     field='sequence')
+  return {
+      'keypoints_2d': skeleton.convert(kp[keep], 'smil25', 'h36m17',
+                                       joint_map).astype(np.float32),
+      'joints_3d': skeleton.convert(xyz[keep], 'smil25', 'h36m17',
+                                    joint_map).astype(np.float32),
+      'K': np.asarray(K, np.float32), 'sequence': seq[keep],
+      'frame': frame[keep], 'joint_map': joint_map,
+      'sequences': sorted(set(seq[keep].tolist()))}
