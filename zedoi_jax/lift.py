@@ -16,6 +16,11 @@ workdir/lifted.json (the same per pose, with units and frame spelled out)
 and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
 reprojection over the input 2D.
 
+Sequences (`config.lift.sequence`, or rows that carry track ids): every
+person track is lifted frame by frame with warm starts and temporal
+smoothing (zedoi_jax/sequence.py); flagged frames (missed, too few joints)
+get valid = False and no pose (NaN in the npz, null in the JSON).
+
 Big inputs: poses are fitted in chunks of `config.parallel.chunk_size`,
 each written atomically under workdir/chunks, so a killed run restarted in
 the same workdir resumes; `config.parallel.shard_index/num_shards` lift only
@@ -253,16 +258,33 @@ def lift(config: ml_collections.ConfigDict,
       'seed': int(config.seed),
       'shard': [int(pc.shard_index), int(pc.num_shards)],
       'num_rows_total': num_rows_total}
-  fit_batch = evaluate.make_mesh_fit_fn(model, cfg)
   rng = jax.random.fold_in(jax.random.key(config.seed), 2)
   t0 = time.perf_counter()
-  out = evaluate.fit_in_chunks(
-      fit_batch, shard_inputs, rows=rows, store_dir=workdir / 'chunks',
-      identity=identity, chunk_size=int(pc.chunk_size),
-      batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
-      rng=rng, params=model.params,
-      root_joints=skeleton.get_layout(model_layout).root_joints,
-      stop_after_chunks=stop_after_chunks)
+  if lc.get('sequence', False) or data.get('track') is not None:
+    # Tracks over frames (zedoi_jax/sequence.py): whole tracks, no chunks.
+    from zedoi_jax import sequence  # pylint: disable=g-import-not-at-top
+    if int(pc.num_shards) > 1:
+      raise InputError('sequence lifting does not shard rows (a track needs '
+                       'all its frames); use parallel.num_shards=1',
+                       source='config', field='parallel.num_shards')
+    seq = sequence.SequenceConfig.from_lift(lc)
+    identity['sequence'] = dataclasses.asdict(seq)
+    frame = data.get('frame')
+    out = sequence.lift_rows(
+        sequence.make_sequence_fn(score_fn=model.score_fn, sde=model.sde,
+                                  scale=model.scale, cfg=cfg, seq=seq),
+        shard_inputs, rng=rng, params=model.params, source=src,
+        frame=np.arange(num_rows_total) if frame is None else frame,
+        track=data.get('track'))
+  else:
+    fit_batch = evaluate.make_mesh_fit_fn(model, cfg)
+    out = evaluate.fit_in_chunks(
+        fit_batch, shard_inputs, rows=rows, store_dir=workdir / 'chunks',
+        identity=identity, chunk_size=int(pc.chunk_size),
+        batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
+        rng=rng, params=model.params,
+        root_joints=skeleton.get_layout(model_layout).root_joints,
+        stop_after_chunks=stop_after_chunks)
   seconds = time.perf_counter() - t0
   if not main:
     return {'process_index': jax.process_index()}
@@ -282,7 +304,8 @@ def lift(config: ml_collections.ConfigDict,
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
       hypotheses_3d=out['pose'].astype(np.float32),
       K=shard_inputs['K'], rows=out['row'],
-      num_rows_total=np.int64(num_rows_total))
+      num_rows_total=np.int64(num_rows_total),
+      **{k: out[k] for k in ('valid', 'track', 'frame') if k in out})
   doc = {
       'source': src, 'input_layout': layout, 'model_layout': model_layout,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
@@ -299,6 +322,13 @@ def lift(config: ml_collections.ConfigDict,
                  'reproj_error_px': round(float(err[i]), 3)}
                 for i in range(n)],
   }
+  if 'valid' in out:  # sequence mode: flagged frames carry no pose
+    doc['sequence'] = identity['sequence']
+    for i, p in enumerate(doc['poses']):
+      p.update(track=int(out['track'][i]), frame=int(out['frame'][i]),
+               valid=bool(out['valid'][i]))
+      if not out['valid'][i]:
+        p.update(pose_3d=None, translation=None, reproj_error_px=None)
   if int(pc.num_shards) > 1:
     doc['shard'] = {'index': int(pc.shard_index),
                     'count': int(pc.num_shards)}
@@ -323,8 +353,8 @@ def lift(config: ml_collections.ConfigDict,
         image_wh=wh if (wh > 0).all() else None,
         confidence=shard_inputs['confidence'][:num]))
   logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
-               'wrote %s', n, src, float(err.mean()), npz_path)
+               'wrote %s', n, src, float(np.nanmean(err)), npz_path)
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
-        f'(mean reprojection error {float(err.mean()):.2f} px)')
+        f'(mean reprojection error {float(np.nanmean(err)):.2f} px)')
   return {'num_poses': n, 'npz': str(npz_path),
           'json': str(json_path), 'pictures': [str(p) for p in pictures]}
