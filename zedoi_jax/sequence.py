@@ -48,7 +48,8 @@ from zedoi_jax.errors import InputError
 
 SMOOTHERS = ('none', 'rts')
 # Sweepable sequence knobs (array leaves of the sequence hparams).
-SEQ_HPARAM_NAMES = ('warm_t_max', 'anchor_weight', 'meas_std', 'accel_std')
+SEQ_HPARAM_NAMES = ('warm_t_max', 'warm_em_dt', 'anchor_weight', 'meas_std',
+                    'accel_std')
 # Prior std of the velocity (metres / frame) when a track starts.
 _V0_STD = 0.1
 
@@ -61,6 +62,8 @@ class SequenceConfig:
     warm_ipo_steps: IPO steps of a warm-started frame.
     warm_oil_steps: OIL steps of a warm-started frame.
     warm_t_max: first OIL noise level of a warm frame (0 = fit.t_max).
+    warm_em_dt: the 'em' step of a warm frame's OIL (0 = fit.em_dt): fewer
+      steps of a larger size move the pose as far along the prior.
     anchor_weight: in-loop pull toward the previous fit per OIL step (0 =
       none; the term is compiled in only when > 0).
     smoother: 'rts' (Kalman + RTS on the 3D) | 'none'.
@@ -72,10 +75,11 @@ class SequenceConfig:
   warm_ipo_steps: int = 0
   warm_oil_steps: int = 100
   warm_t_max: float = 0.0
+  warm_em_dt: float = 0.0
   anchor_weight: float = 0.0
   smoother: str = 'rts'
   meas_std: float = 0.03
-  accel_std: float = 0.003
+  accel_std: float = 0.004
   min_joints: int = 6
   track_batch: int = 16
 
@@ -118,6 +122,7 @@ class SequenceConfig:
   def hparams(self, cfg: fit.FitConfig) -> dict[str, jax.Array]:
     values = dict(dataclasses.asdict(self))
     values['warm_t_max'] = self.warm_t_max or cfg.t_max
+    values['warm_em_dt'] = self.warm_em_dt or cfg.em_dt
     return {k: jnp.asarray(values[k], jnp.float32) for k in SEQ_HPARAM_NAMES}
 
 
@@ -231,7 +236,8 @@ def make_sequence_fn(*, score_fn: fit.ScoreFn, sde, scale: float,
   traces = [0]
 
   def one_track(key, kp, conf, K, valid, params, hp, shp):
-    whp = dict(hp, t_max=jnp.maximum(shp['warm_t_max'], hp['t_min']))
+    whp = dict(hp, t_max=jnp.maximum(shp['warm_t_max'], hp['t_min']),
+               em_dt=shp['warm_em_dt'])
     first = jnp.argmax(valid)
     c = cold(jax.random.fold_in(key, first), kp[first], conf[first],
              K[first], params, hparams=hp)
@@ -302,6 +308,9 @@ def make_sequence_fn(*, score_fn: fit.ScoreFn, sde, scale: float,
   fit_tracks.config = cfg
   fit_tracks.seq_config = seq
   fit_tracks.default_seq_hparams = default_shp
+  # For ahead-of-time compilation (benchmarks): jitted(rng, batch, params,
+  # hparams, seq_hparams).lower(...).compile().
+  fit_tracks.jitted = jitted
   return fit_tracks
 
 
