@@ -33,7 +33,8 @@ def static_track(t=6):
 
 
 def make_fn(cfg=COLD, **seq):
-  seq = sequence.SequenceConfig(**dict({'smoother': 'none'}, **seq))
+  seq = sequence.SequenceConfig(**dict({'smoother': 'none', 'warm_em_dt': 0.0},
+                                      **seq))
   return sequence.make_sequence_fn(score_fn=gaussian_score_fn, sde=SDE,
                                    scale=1.0, cfg=cfg, seq=seq)
 

@@ -73,13 +73,13 @@ class SequenceConfig:
     track_batch: tracks per compiled call.
   """
   warm_ipo_steps: int = 0
-  warm_oil_steps: int = 100
+  warm_oil_steps: int = 25
   warm_t_max: float = 0.0
-  warm_em_dt: float = 0.0
+  warm_em_dt: float = 0.004
   anchor_weight: float = 0.0
   smoother: str = 'rts'
   meas_std: float = 0.03
-  accel_std: float = 0.004
+  accel_std: float = 0.008
   min_joints: int = 6
   track_batch: int = 16
 
