@@ -291,6 +291,37 @@ def get_config() -> ml_collections.ConfigDict:
   config.lift.max_frames = 0
   config.lift.render_video = True
 
+  # Sequence lifting (zedoi_jax/sequence.py): rows are person tracks over
+  # video frames, each frame warm-started from the previous one's fit, with
+  # temporal smoothing. On when True, or when the reader gives every row a
+  # track id and frame index; an npy/npz [T, J, 2|3] is then one track.
+  config.lift.sequence = False
+  # Warm-started frames run this many IPO / OIL steps (the first frame of a
+  # track runs fit.ipo_steps / fit.oil_steps), OIL from noise level
+  # sequence_warm_t_max (0 = fit.t_max). Chosen on CMU takes 07_03, 08_02
+  # (experiments/sequence_cmu.py, experiments/RESULTS.md "Sequences").
+  config.lift.sequence_warm_ipo_steps = 0
+  config.lift.sequence_warm_oil_steps = 25
+  config.lift.sequence_warm_t_max = 0.0
+  # The 'em' step of a warm frame's OIL (0 = fit.em_dt): measured, 25 steps
+  # of 0.004 match 100 of 0.001 (what matters is steps x step).
+  config.lift.sequence_warm_em_dt = 0.004
+  # In-loop temporal term: after each OIL alignment every joint moves this
+  # fraction of the way toward the previous frame's fit (0 = off).
+  config.lift.sequence_anchor_weight = 0.0
+  # Filter after the loop: 'rts' (constant-velocity Kalman + Rauch-Tung-
+  # Striebel smoother on the camera-frame 3D) | 'none'.
+  config.lift.sequence_smoother = 'rts'
+  # The smoother's 3D measurement noise (metres) and acceleration noise
+  # (metres / frame^2); a larger meas/accel ratio smooths more.
+  config.lift.sequence_meas_std = 0.03
+  config.lift.sequence_accel_std = 0.008
+  # Frames with fewer joints of confidence > 0 are flagged as missed (not
+  # lifted; the warm start carries over them).
+  config.lift.sequence_min_joints = 6
+  # Tracks per compiled call.
+  config.lift.sequence_track_batch = 16
+
   # ------------------------------------------------------------ scaling
   config.parallel = ml_collections.ConfigDict()
   # Multi-host: '' auto-detects (Cloud TPU, Slurm, Open MPI) and otherwise

@@ -357,7 +357,9 @@ def _diffuse(rng, pose, t, params, hp, *, score_fn, sde, scale, cfg):
 def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
             K: jax.Array, params: Any, *, score_fn: ScoreFn,
             sde: sde_lib.VPSDE, scale: float, cfg: FitConfig,
-            hparams: Mapping[str, jax.Array] | None = None) -> FitResult:
+            hparams: Mapping[str, jax.Array] | None = None,
+            init: Mapping[str, jax.Array] | None = None,
+            anchor: tuple[jax.Array, jax.Array] | None = None) -> FitResult:
   """Fits one 3D pose (one hypothesis) to one 2D pose. Pure; jit/vmap-able.
 
   Args:
@@ -374,6 +376,15 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     scale: metres per model unit.
     cfg: the fit settings (static).
     hparams: sweepable knobs (`cfg.hparams()`); None = those of `cfg`.
+    init: warm start (video sequences, `zedoi_jax.sequence`): {'pose' [J, 3]
+      root-relative, 'translation' [3], 'rotation' [3, 3]} of a previous
+      fit. It replaces the prior sample (no sampling) and the initial
+      translation (the previous distance along this frame's root ray); IPO
+      then turns it from the identity and the returned rotation is
+      composed with init's.
+    anchor: (pose_abs [J, 3], weight []) an in-loop temporal term: after
+      every OIL alignment each joint also moves `weight` of the way toward
+      this camera-frame pose (e.g. the previous frame's fit).
 
   Returns:
     FitResult without batch axes: pose [J, 3], translation [3], rotation
@@ -395,10 +406,14 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
   root_ray = camera.rays(root_uv[None], K)[0]
   t0 = cfg.init_t * root_ray
 
-  x0 = _initial_pose(init_rng, params, score_fn=score_fn, sde=sde,
-                     scale=scale, cfg=cfg, num_joints=num_joints)
+  if init is None:
+    x0 = _initial_pose(init_rng, params, score_fn=score_fn, sde=sde,
+                       scale=scale, cfg=cfg, num_joints=num_joints)
+  else:
+    x0 = jnp.asarray(init['pose'], jnp.float32)
+    t0 = jnp.linalg.norm(init['translation']) * root_ray
   x0 = x0 - x0[jnp.array(root)].mean(0)
-  if cfg.init_depth == 'size':
+  if cfg.init_depth == 'size' and init is None:
     t0 = _depth_from_size(x0, keypoints, w, K, root_ray, cfg.init_t)
 
   # ---- IPO: rotation (restricted to rot_axes) and translation scale.
@@ -454,6 +469,8 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     trans = jnp.where(solve, solve_translation(pose, ray, w, trans), trans)
     cam = pose + trans
     cam = cam + hp['align_step'] * w[:, None] * _toward_rays(cam, ray)
+    if anchor is not None:
+      cam = cam + anchor[1] * (anchor[0] - cam)
     root_pos = cam[jnp.array(root)].mean(0)
     # Fixed phase: the root sits on its ray (or is missing) and does not
     # move; re-centring keeps the pose root-relative with T unchanged.
@@ -483,6 +500,8 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     # The last diffusion step moved the joints: re-fit T to the final pose.
     trans = solve_translation(pose, ray, w, trans)
   err = reprojection_error(pose + trans, keypoints, w, K)
+  if init is not None:
+    rot = rot @ init['rotation']
   return FitResult(pose=pose, translation=trans, rotation=rot,
                    reproj_error=err, trajectory=trajectory)
 

@@ -27,6 +27,11 @@ and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
 reprojection over the input 2D; `config.lift.export` adds TRC / BVH / CSV /
 GIF files (`zedoi_jax.export`).
 
+Sequences (`config.lift.sequence`, or rows that carry track ids): every
+person track is lifted frame by frame with warm starts and temporal
+smoothing (zedoi_jax/sequence.py); flagged frames (missed, too few joints)
+get valid = False and no pose (NaN in the npz, null in the JSON).
+
 Big inputs: poses are fitted in chunks of `config.parallel.chunk_size`,
 each written atomically under workdir/chunks, so a killed run restarted in
 the same workdir resumes; `config.parallel.shard_index/num_shards` lift only
@@ -262,6 +267,19 @@ def file_digest(path: str | os.PathLike) -> str:
   return h.hexdigest()
 
 
+def use_sequence(lc, data: dict) -> bool:
+  """Sequence lifting: when `lift.sequence` is on, or by itself when the
+  input is a detector's per-frame output whose every row has a known track
+  over more than one frame (a video's person tracks)."""
+  if lc.get('sequence', False):
+    return True
+  if not data.get('per_frame') or data.get('track') is None:
+    return False
+  track = np.asarray(data['track'])
+  return bool(len(track) and (track >= 0).all()
+              and len(np.unique(np.asarray(data['frame']))) > 1)
+
+
 def input_digest(path: str | os.PathLike) -> str:
   """`file_digest` of a file; of a folder (OpenPose / MMPose per-frame
   JSON), the sha256 of its *.json files' names and digests."""
@@ -419,18 +437,35 @@ def lift(config: ml_collections.ConfigDict,
       'seed': int(config.seed),
       'shard': [int(pc.shard_index), int(pc.num_shards)],
       'num_rows_total': num_rows_total}
-  fit_batch = evaluate.make_mesh_fit_fn(model, cfg)
   rng = jax.random.fold_in(jax.random.key(config.seed), 2)
   t0 = time.perf_counter()
-  out = evaluate.fit_in_chunks(
-      fit_batch, shard_inputs, rows=rows, store_dir=workdir / 'chunks',
-      identity=identity, chunk_size=int(pc.chunk_size),
-      batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
-      rng=rng, params=model.params,
-      root_joints=skeleton.get_layout(model_layout).root_joints,
-      prog=progress.Progress(len(rows), name='lift', unit='pose',
-                             enabled=None if config.progress else False),
-      stop_after_chunks=stop_after_chunks)
+  if use_sequence(lc, data):
+    # Tracks over frames (zedoi_jax/sequence.py): whole tracks, no chunks.
+    from zedoi_jax import sequence  # pylint: disable=g-import-not-at-top
+    if int(pc.num_shards) > 1:
+      raise InputError('sequence lifting does not shard rows (a track needs '
+                       'all its frames); use parallel.num_shards=1',
+                       source='config', field='parallel.num_shards')
+    seq = sequence.SequenceConfig.from_lift(lc)
+    identity['sequence'] = dataclasses.asdict(seq)
+    frame = data.get('frame')
+    out = sequence.lift_rows(
+        sequence.make_sequence_fn(score_fn=model.score_fn, sde=model.sde,
+                                  scale=model.scale, cfg=cfg, seq=seq),
+        shard_inputs, rng=rng, params=model.params, source=src,
+        frame=np.arange(num_rows_total) if frame is None else frame,
+        track=data.get('track') if data.get('per_frame') else None)
+  else:
+    fit_batch = evaluate.make_mesh_fit_fn(model, cfg)
+    out = evaluate.fit_in_chunks(
+        fit_batch, shard_inputs, rows=rows, store_dir=workdir / 'chunks',
+        identity=identity, chunk_size=int(pc.chunk_size),
+        batch_size=min(cfg.batch_size, int(pc.chunk_size), num_rows_total),
+        rng=rng, params=model.params,
+        root_joints=skeleton.get_layout(model_layout).root_joints,
+        prog=progress.Progress(len(rows), name='lift', unit='pose',
+                               enabled=None if config.progress else False),
+        stop_after_chunks=stop_after_chunks)
   seconds = time.perf_counter() - t0
   if not main:
     return {'process_index': jax.process_index()}
@@ -459,7 +494,8 @@ def lift(config: ml_collections.ConfigDict,
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
       hypotheses_3d=out['pose'].astype(np.float32),
       K=shard_inputs['K'], rows=out['row'],
-      num_rows_total=np.int64(num_rows_total))
+      num_rows_total=np.int64(num_rows_total),
+      **{k: out[k] for k in ('valid', 'track', 'frame') if k in out})
   doc = {
       'source': src, 'input_layout': layout, 'model_layout': model_layout,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
@@ -482,6 +518,13 @@ def lift(config: ml_collections.ConfigDict,
                  'reproj_error_px': round(float(err[i]), 3)}
                 for i in range(n)],
   }
+  if 'valid' in out:  # sequence mode: flagged frames carry no pose
+    doc['sequence'] = identity['sequence']
+    for i, p in enumerate(doc['poses']):
+      p.update(track=int(out['track'][i]), frame=int(out['frame'][i]),
+               valid=bool(out['valid'][i]))
+      if not out['valid'][i]:
+        p.update(pose_3d=None, translation=None, reproj_error_px=None)
   if int(pc.num_shards) > 1:
     doc['shard'] = {'index': int(pc.shard_index),
                     'count': int(pc.num_shards)}
@@ -526,9 +569,9 @@ def lift(config: ml_collections.ConfigDict,
                    show_progress=None if config.progress else False)
       pictures += [workdir / 'lifted_video.mp4', workdir / 'lifted_video.png']
   logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
-               'wrote %s', n, src, float(err.mean()), npz_path)
+               'wrote %s', n, src, float(np.nanmean(err)), npz_path)
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
-        f'(mean reprojection error {float(err.mean()):.2f} px)')
+        f'(mean reprojection error {float(np.nanmean(err)):.2f} px)')
   return {'num_poses': n, 'npz': str(npz_path),
           'json': str(json_path), 'pictures': [str(p) for p in pictures],
           'exports': exports}
