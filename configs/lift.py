@@ -34,9 +34,10 @@ def get_config() -> ml_collections.ConfigDict:
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
   config.fit.t_max = 0.2
-  # OIL steps chosen on the SyRIP validation split (see configs/syrip.py).
+  # OIL schedule chosen on the SyRIP validation split (configs/syrip.py).
   config.fit.oil_steps = syrip.OIL_STEPS
   config.fit.solve_t_last = syrip.SOLVE_T_LAST
+  config.fit.em_dt = syrip.EM_DT
   # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256
