@@ -210,7 +210,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (perturb to t, then the posterior mean). Measured: em is better.
   config.fit.denoise = 'em'
   # Step size of the 'em' rule (1/N with N = 1000 in the ZeDO release; the
-  # infant configs: 4e-3 with their 250 OIL steps, chosen on SyRIP val).
+  # infant configs: 4e-3 with their 150 OIL steps, chosen on SyRIP val).
   config.fit.em_dt = 1e-3
   # Pose re-initialisation after IPO: 'flat' (the paper: back-projected 2D at
   # the pelvis depth) | 'ipo_depth' (back-projected 2D with the IPO-posed
