@@ -66,21 +66,20 @@ from zedoi_jax.models import load
 # infant config's noise level (the shipped setting before issue 14).
 PAPER = ('oil_steps=1000,solve_t_last=50,ipo_steps=500,init_sample_steps=100,'
          'em_dt=0.001')
+P250 = 'oil_steps=250,solve_t_last=12'
+# The grid measured for issue 14 (experiments/RESULTS.md).
 DEFAULT_CANDIDATES = [
     'paper1000:' + PAPER,
     'oil500:oil_steps=500,solve_t_last=25',
-    'oil250:oil_steps=250,solve_t_last=12',
-    'oil250_init10:oil_steps=250,solve_t_last=12,init_sample_steps=10',
-    'oil250_init10_ipo100:oil_steps=250,solve_t_last=12,init_sample_steps=10,'
-    'ipo_steps=100',
-    'oil150_init10_ipo100:oil_steps=150,solve_t_last=8,init_sample_steps=10,'
-    'ipo_steps=100',
-    'oil100_init10_ipo100:oil_steps=100,solve_t_last=5,init_sample_steps=10,'
-    'ipo_steps=100',
-    'oil100_dt2_init10_ipo100:oil_steps=100,solve_t_last=5,'
-    'init_sample_steps=10,ipo_steps=100,em_dt=0.002',
-    'oil250_t0.3_init10_ipo100:oil_steps=250,solve_t_last=12,t_max=0.3,'
-    'init_sample_steps=10,ipo_steps=100',
+    'oil250:' + P250,
+    'oil250_init10:' + P250 + ',init_sample_steps=10',
+    'oil250_init50:' + P250 + ',init_sample_steps=50',
+    'oil250_init25ode:' + P250 + ',init_sample_steps=25,'
+    'init_sample_method=ode',
+    'oil250_ipo100:' + P250 + ',ipo_steps=100',
+    'oil250_dt2:' + P250 + ',em_dt=0.002',
+    'oil250_dt4:' + P250 + ',em_dt=0.004',
+    'oil150_dt4:oil_steps=150,solve_t_last=8,em_dt=0.004',
 ]
 
 _PRIOR = flags.DEFINE_string('prior', '', "Prior: '' = shipped, a path.")
@@ -115,6 +114,8 @@ _OUT = flags.DEFINE_string('out', '', 'Append JSON lines here.')
 _PLOT = flags.DEFINE_string('plot', '', 'Pareto plot (PNG) path.')
 _ACCURACY = flags.DEFINE_bool('accuracy', True, 'Score the candidates on '
                               'the split (false: timing only).')
+_PLOT_N = flags.DEFINE_integer('plot_n', 0, 'N whose times the plot uses '
+                               '(0 = the largest timed).')
 _PLOT_FROM = flags.DEFINE_string(
     'plot_from', '', 'Only plot: read rows from this JSON lines file.')
 
@@ -324,7 +325,7 @@ def summarize(rows, plot_path=''):
         f'N={n}: {1e3 * s:.2f}' for n, s in proxy.items()))
   if not plot_path or not ns:
     return
-  n_plot = max(ns)
+  n_plot = _PLOT_N.value if _PLOT_N.value in ns else max(ns)
   pts, labels = [], []
   for name, a in acc.items():
     rs = table.get(name, {}).get(n_plot, [])
@@ -344,7 +345,7 @@ def summarize(rows, plot_path=''):
     ax.annotate(label, (x * 1e3, y), fontsize=6, xytext=(3, 3),
                 textcoords='offset points')
   fx, fy = zip(*[pts[i] for i in front])
-  ax.plot(np.array(fx) * 1e3, fy, 'r-', label='Pareto front')
+  ax.plot(np.array(fx) * 1e3, fy, 'r-o', mfc='none', ms=10, label='Pareto front')
   if n_plot in proxy:
     ax.axvline(proxy[n_plot] * 1e3, color='gray', ls='--',
                label='official loop (proxy)')
