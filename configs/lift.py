@@ -37,6 +37,7 @@ with an error naming these flags.
 import ml_collections
 
 from configs import default
+from configs import syrip
 
 
 def get_config(arg=None) -> ml_collections.ConfigDict:
@@ -49,6 +50,10 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
   config.fit.t_max = 0.2
+  # OIL schedule chosen on the SyRIP validation split (configs/syrip.py).
+  config.fit.oil_steps = syrip.OIL_STEPS
+  config.fit.solve_t_last = syrip.SOLVE_T_LAST
+  config.fit.em_dt = syrip.EM_DT
   # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256

@@ -11,7 +11,14 @@ same machine (an upper bound for this MLP).
   python experiments/bench_fit.py --prior=random --n=64   # no shipped prior
 
 `--prior`: '' = the shipped prior, a path = an exported prior, 'random' = a
-randomly initialised ScoreNet of configs/default.py's size (same cost).
+randomly initialised ScoreNet of the shipped prior's architecture and SDE
+(read from zedoi_jax/checkpoints/cmu_prior/model.json: same cost).
+
+FLOPs are counted as computed: XLA's cost analysis of one score-network
+call vmapped over B poses with the shared time (as the fit calls it) at two
+batch sizes gives a per-pose part and a per-step part (the time embedding,
+computed once per step, not per pose). The matmul roofline is the best of
+`--roofline_runs` timed runs in this process, right after the fit.
 
 Scaling mode (`--devices`): one subprocess per device count (fake CPU
 devices via XLA_FLAGS=--xla_force_host_platform_device_count=D), batch
@@ -46,7 +53,6 @@ import numpy as np
 # Run from anywhere: the repository root holds `configs` and `zedoi_jax`.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from configs import default
 from zedoi_jax import camera
 from zedoi_jax import fit
 from zedoi_jax.data import prior_data
@@ -54,6 +60,8 @@ from zedoi_jax.data import prior_data
 
 _N = flags.DEFINE_list('n', ['1', '64', '512'], 'Pose counts to time.')
 _PRIOR = flags.DEFINE_string('prior', '', "'' shipped, a path, or 'random'.")
+_ADAPTED = flags.DEFINE_string('adapted', '', "Adaptation on top of the "
+                               "prior ('' = none; e.g. syrip_control).")
 _IPO = flags.DEFINE_integer('ipo_steps', 500, 'IPO steps.')
 _OIL = flags.DEFINE_integer('oil_steps', 1000, 'OIL steps.')
 _INIT = flags.DEFINE_integer('init_sample_steps', 100,
@@ -72,6 +80,8 @@ _STEP_SCALE = flags.DEFINE_integer(
     'step_scale', 0, 'Scaling mode: run the paper step counts / this (and '
     'twice that) and extrapolate linearly; 0 = run --ipo/--oil/--init as '
     'given.')
+_ROOFLINE_RUNS = flags.DEFINE_integer(
+    'roofline_runs', 10, 'Timed runs of the matmul roofline (best kept).')
 _MAX_BATCH = flags.DEFINE_integer(
     'max_batch', 65536, 'Poses per compiled call (N is split into calls).')
 
@@ -80,46 +90,74 @@ def _model():
   """(score_fn, params, sde, scale, model_kwargs, source)."""
   if _PRIOR.value == 'random':
     # pylint: disable=g-import-not-at-top
-    from zedoi_jax import sde as sde_lib
+    from zedoi_jax.models import load
     from zedoi_jax.models import score_net
     # pylint: enable=g-import-not-at-top
-    config = default.get_config()
-    kwargs = dict(config.model.to_dict())
+    shipped = load.resolve('', load.SHIPPED_PRIOR) / 'model.json'
+    meta = json.loads(shipped.read_text())
+    kwargs = dict(meta['model'])
     net = score_net.ScoreNet(**kwargs)
     params = score_net.init_params(net, jax.random.key(0))
-    sde = sde_lib.get_sde(config.sde.name, beta_min=config.sde.beta_min,
-                          beta_max=config.sde.beta_max, eps=config.sde.eps)
-    return (score_net.make_score_fn(net, sde), params, sde, 1.0, kwargs,
-            'random init')
+    sde = load.sde_from_meta(meta)
+    return (score_net.make_score_fn(net, sde), params, sde,
+            float(meta.get('scale', 1.0)), kwargs,
+            f'random init, architecture of {shipped}')
   from zedoi_jax.models import load  # pylint: disable=g-import-not-at-top
-  m = load.load_pose_model(_PRIOR.value)
-  return (m.score_fn, m.params, m.sde, m.scale, m.meta['model'],
-          str(load.resolve(_PRIOR.value, load.SHIPPED_PRIOR)))
+  m = load.load_pose_model(_PRIOR.value, _ADAPTED.value)
+  source = str(load.resolve(_PRIOR.value, load.SHIPPED_PRIOR))
+  if _ADAPTED.value:
+    source += ' + ' + str(load.resolve(_ADAPTED.value, ''))
+  return (m.score_fn, m.params, m.sde, m.scale, m.meta['model'], source)
 
 
-def _flops_per_call(kwargs) -> int:
-  from zedoi_jax.models import score_net  # pylint: disable=g-import-not-at-top
-  if hasattr(score_net, 'flops_per_call'):
-    return int(score_net.flops_per_call(kwargs))
-  j, h, b, e = (kwargs['num_joints'] * 3, kwargs['hidden'],
-                kwargs['num_blocks'], kwargs['embed_dim'])
-  return 2 * (e * e + 2 * j * h + b * (2 * h * h + e * h))
+def flops_as_computed(score_fn, params, num_joints: int,
+                      batch: int = 8) -> tuple[float, float]:
+  """(per-pose FLOPs, per-step shared FLOPs) of one score-network call.
+
+  XLA's cost analysis of the call vmapped over `batch` and `2 * batch`
+  poses with one shared time t (as OIL and the initial-pose sampler call
+  it, so the time embedding is computed once per step): the slope is the
+  per-pose cost, the intercept the shared time-embedding cost.
+  """
+  def call(p, x, t):
+    return jax.vmap(lambda xi: score_fn(p, xi[None], t[None])[0])(x)
+
+  flops = []
+  for b in (batch, 2 * batch):
+    compiled = jax.jit(call).lower(
+        params, jnp.zeros((b, num_joints, 3), jnp.float32),
+        jnp.float32(0.1)).compile()
+    cost = compiled.cost_analysis()
+    if isinstance(cost, (list, tuple)):  # older jax: one dict per module
+      cost = cost[0]
+    flops.append(float(cost['flops']))
+  per_pose = (flops[1] - flops[0]) / batch
+  return per_pose, max(flops[0] - batch * per_pose, 0.0)
 
 
-def _matmul_gflops(rows: int, hidden: int, reps: int = 50) -> float:
-  """GFLOP/s of a chain of [rows, hidden] @ [hidden, hidden] matmuls."""
-  x = jnp.ones((rows, hidden), jnp.float32)
-  w = jnp.eye(hidden, dtype=jnp.float32) * 0.999
+def matmul_gflops(rows: int, hidden: int, reps: int = 50, runs: int = 5,
+                  dtype=jnp.float32, accumulate=jnp.float32) -> float:
+  """Best-of-`runs` GFLOP/s of a chain of [rows, hidden] @ [hidden, hidden].
+
+  `dtype` is the operands' type, `accumulate` the dot's
+  preferred_element_type (bf16 x bf16 -> f32 = mixed precision).
+  """
+  x = jnp.ones((rows, hidden), dtype)
+  w = (jnp.eye(hidden, dtype=jnp.float32) * 0.999).astype(dtype)
 
   @jax.jit
   def chain(x, w):
-    return jax.lax.fori_loop(0, reps, lambda _, y: y @ w, x)
+    step = lambda _, y: jax.lax.dot(
+        y, w, preferred_element_type=accumulate).astype(dtype)
+    return jax.lax.fori_loop(0, reps, step, x)
 
   chain(x, w).block_until_ready()
-  t0 = time.perf_counter()
-  chain(x, w).block_until_ready()
-  dt = time.perf_counter() - t0
-  return 2.0 * rows * hidden * hidden * reps / dt / 1e9
+  best = float('inf')
+  for _ in range(max(runs, 1)):
+    t0 = time.perf_counter()
+    chain(x, w).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2.0 * rows * hidden * hidden * reps / best / 1e9
 
 
 def _inputs(n: int):
@@ -174,7 +212,7 @@ def _timed_run(fit_batch, params, n: int, rng):
       out.reproj_error)))
 
 
-def _scaling(score_fn, params, sde, scale, source, flops):
+def _scaling(score_fn, params, sde, scale, source, flops, shared_flops):
   """Per-step cost at reduced step counts, extrapolated to the paper's."""
   k = _STEP_SCALE.value
   devices = jax.device_count()
@@ -201,7 +239,7 @@ def _scaling(score_fn, params, sde, scale, source, flops):
     fixed = max(r1[1] - per_unit * units[0], 0.0)
     paper_s = fixed + per_unit * paper['oil']
     calls = paper['oil'] + paper['init']
-    work = n * _HYP.value * calls * flops
+    work = calls * (n * _HYP.value * flops + shared_flops)
     row = {
         'n': n, 'devices': devices, 'batch_per_call': r1[3],
         'num_hypotheses': _HYP.value,
@@ -214,7 +252,8 @@ def _scaling(score_fn, params, sde, scale, source, flops):
                  'step counts'),
         'seconds_per_oil_step': per_unit, 'fixed_s': fixed,
         'paper_run_s': paper_s, 'poses_per_s': n / paper_s,
-        'score_net_flops_per_call': flops,
+        'score_net_flops_per_pose': flops,
+        'score_net_flops_shared_per_step': shared_flops,
         'achieved_gflops': work / paper_s / 1e9,
         # memory_analysis describes one device's program (SPMD): x devices.
         'xla_bytes_per_pose': (r2[2] * devices / r1[3] if r2[2] else None),
@@ -235,12 +274,13 @@ def main(argv):
     _spawn_devices(argv)
     return
   score_fn, params, sde, scale, kwargs, source = _model()
+  flops, shared_flops = flops_as_computed(score_fn, params,
+                                          int(kwargs['num_joints']))
   if _STEP_SCALE.value:
-    _scaling(score_fn, params, sde, scale, source, _flops_per_call(kwargs))
+    _scaling(score_fn, params, sde, scale, source, flops, shared_flops)
     return
-  flops = _flops_per_call(kwargs)
   cfg = fit.FitConfig(ipo_steps=_IPO.value, oil_steps=_OIL.value,
-                      solve_t_last=min(50, _OIL.value),
+                      solve_t_last=max(1, round(0.05 * _OIL.value)),
                       init_sample_steps=_INIT.value,
                       num_hypotheses=_HYP.value, denoise=_DENOISE.value)
   devices = jax.device_count()
@@ -255,25 +295,44 @@ def main(argv):
     batch = {k: np.concatenate([v, np.repeat(v[-1:], b - n, 0)])
              for k, v in _inputs(n).items()}
     batch['mask'] = np.arange(b) < n
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     compiled = fit_batch.jitted.lower(rng, batch, params,
                                       fit_batch.default_hparams).compile()
     compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    compile_cpu_s = time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     out = compiled(rng, batch, params, fit_batch.default_hparams)
     jax.block_until_ready(out)
     run_s = time.perf_counter() - t0
+    # CPU seconds per wall second: ~2 when XLA's intra-op threads keep both
+    # cores busy (less on a loaded machine).
+    cpu_per_wall = (time.process_time() - c0) / run_s
+    rows = max(b * cfg.num_hypotheses, 8)
+    hidden = int(kwargs['hidden'])
     calls = cfg.oil_steps + cfg.init_sample_steps  # score calls per fit
-    work = b * cfg.num_hypotheses * calls * flops
+    # Per pose per call, plus the time embedding once per step.
+    work = calls * (b * cfg.num_hypotheses * flops + shared_flops)
     row = {
         'n': n, 'batch': b, 'num_hypotheses': cfg.num_hypotheses,
         'poses_per_s': n / run_s, 'compile_s': round(compile_s, 3),
+        'compile_cpu_s': round(compile_cpu_s, 3),
         'run_s': round(run_s, 3), 'steps': cfg.ipo_steps + cfg.oil_steps,
         'score_calls_per_fit': calls,
-        'score_net_flops_per_step': flops,
+        'score_net_flops_per_pose': flops,
+        'score_net_flops_shared_per_step': shared_flops,
         'achieved_gflops': work / run_s / 1e9,
-        'matmul_gflops': _matmul_gflops(max(b * cfg.num_hypotheses, 8),
-                                        int(kwargs['hidden'])),
+        'cpu_per_wall': round(cpu_per_wall, 3),
+        'matmul_gflops': matmul_gflops(rows, hidden,
+                                       runs=_ROOFLINE_RUNS.value),
+        # The same chain in bf16 with f32 accumulation, and all-bf16: does
+        # XLA reach faster bf16 units on this CPU (AMX / AVX512-BF16)?
+        'matmul_gflops_bf16_f32acc': matmul_gflops(
+            rows, hidden, runs=_ROOFLINE_RUNS.value, dtype=jnp.bfloat16),
+        'matmul_gflops_bf16': matmul_gflops(
+            rows, hidden, runs=_ROOFLINE_RUNS.value, dtype=jnp.bfloat16,
+            accumulate=jnp.bfloat16),
+        'roofline_runs': _ROOFLINE_RUNS.value,
+        'loadavg_1m': round(os.getloadavg()[0], 2),
         'reproj_error_px': float(np.mean(np.asarray(out.reproj_error)[:n])),
         'denoise': cfg.denoise, 'prior': source,
         'device': str(jax.devices()[0].platform), 'devices': devices,

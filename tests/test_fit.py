@@ -199,6 +199,34 @@ class FitBatchTest(parameterized.TestCase):
     chex.assert_trees_all_close(out.trajectory[:, :, -1], out.pose,
                                 atol=1e-6)
 
+  def test_trajectory_frames_do_not_change_the_fit(self):
+    # OIL runs as a fixed and a translation-solving phase (separate scans),
+    # cut further at the frames; 7 steps, solve in the last 2: the phase
+    # boundary (step 5) falls inside the last chunk of 3 frames.
+    batch = make_batch(self.arrays, np.arange(2))
+    outs = {}
+    for frames in (0, 3, 7):
+      cfg = fit.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=2,
+                          init_sample_steps=3, trajectory_frames=frames)
+      outs[frames] = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+                                     scale=1.0, cfg=cfg)(
+                                         jax.random.key(0), batch, PARAMS)
+    for frames in (3, 7):
+      chex.assert_trees_all_close(outs[frames].pose, outs[0].pose, atol=1e-5)
+      chex.assert_trees_all_close(outs[frames].translation,
+                                  outs[0].translation, atol=1e-5)
+    # Frames of 3 end at steps 2, 4, 6 (a lead of 1, chunks of 2).
+    chex.assert_trees_all_close(outs[3].trajectory,
+                                outs[7].trajectory[:, :, 2::2], atol=1e-5)
+    # The solving phase moves the translation (the fixed phase alone keeps
+    # the IPO one): fewer solving steps give a different translation.
+    cfg = fit.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=0,
+                        init_sample_steps=3)
+    fixed = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE, scale=1.0,
+                            cfg=cfg)(jax.random.key(0), batch, PARAMS)
+    self.assertGreater(float(jnp.abs(fixed.translation
+                                     - outs[0].translation).max()), 1e-4)
+
 
 class RecoveryTest(parameterized.TestCase):
 

@@ -354,6 +354,30 @@ def _diffuse(rng, pose, t, params, hp, *, score_fn, sde, scale, cfg):
   return x0[0] * scale
 
 
+def _oil_phase(step, carry, start: int, stop: int, frame_ends, chunk: int):
+  """Runs OIL steps start..stop-1 (static) with one step function.
+
+  Returns (carry, frames): the poses after the steps in `frame_ends` that
+  fall in the range, as a list of [k, J, 3] arrays. Whole chunks between
+  frames run as one nested scan, so the traced program stays small.
+  """
+  scan = lambda c, a, b: (jax.lax.scan(step, c, jnp.arange(a, b))[0]
+                          if b > a else c)
+  ends = [e for e in frame_ends if start <= e < stop]
+  if not ends:
+    return scan(carry, start, stop), []
+  carry = scan(carry, start, ends[0] + 1)
+  out = [carry[0][None]]
+  if len(ends) > 1:
+    def chunk_step(c, first):
+      c, _ = jax.lax.scan(step, c, first + jnp.arange(chunk))
+      return c, c[0]
+    carry, traj = jax.lax.scan(chunk_step, carry,
+                               jnp.asarray(ends[:-1]) + 1)
+    out.append(traj)
+  return scan(carry, ends[-1] + 1, stop), out
+
+
 def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
             K: jax.Array, params: Any, *, score_fn: ScoreFn,
             sde: sde_lib.VPSDE, scale: float, cfg: FitConfig,
@@ -458,44 +482,50 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     pose = posed
   pose = pose - pose[jnp.array(root)].mean(0)
 
-  # ---- OIL.
+  # ---- OIL: a fixed-translation phase, then a translation-solving phase,
+  # each its own scan (no per-step select evaluating both branches).
   n = cfg.oil_steps
   solve_from = n - cfg.solve_t_last
+  root_idx = jnp.array(root)
 
-  def oil_step(carry, i):
-    pose, trans = carry
-    t = hp['t_max'] + (hp['t_min'] - hp['t_max']) * i / max(n - 1, 1)
-    solve = i >= solve_from
-    trans = jnp.where(solve, solve_translation(pose, ray, w, trans), trans)
-    cam = pose + trans
-    cam = cam + hp['align_step'] * w[:, None] * _toward_rays(cam, ray)
-    if anchor is not None:
-      cam = cam + anchor[1] * (anchor[0] - cam)
-    root_pos = cam[jnp.array(root)].mean(0)
-    # Fixed phase: the root sits on its ray (or is missing) and does not
-    # move; re-centring keeps the pose root-relative with T unchanged.
-    trans = jnp.where(solve, root_pos, trans)
-    pose = cam - root_pos
-    pose = _diffuse(jax.random.fold_in(oil_rng, i), pose, t, params, hp,
-                    score_fn=score_fn, sde=sde, scale=scale, cfg=cfg)
-    pose = pose - pose[jnp.array(root)].mean(0)
-    return (pose, trans), None
+  def make_oil_step(solve):
+    def oil_step(carry, i):
+      pose, trans = carry
+      t = hp['t_max'] + (hp['t_min'] - hp['t_max']) * i / max(n - 1, 1)
+      if solve:
+        trans = solve_translation(pose, ray, w, trans)
+      cam = pose + trans
+      cam = cam + hp['align_step'] * w[:, None] * _toward_rays(cam, ray)
+      if anchor is not None:
+        cam = cam + anchor[1] * (anchor[0] - cam)
+      root_pos = cam[root_idx].mean(0)
+      # Fixed phase: the root sits on its ray (or is missing) and does not
+      # move; re-centring keeps the pose root-relative with T unchanged.
+      if solve:
+        trans = root_pos
+      pose = cam - root_pos
+      pose = _diffuse(jax.random.fold_in(oil_rng, i), pose, t, params, hp,
+                      score_fn=score_fn, sde=sde, scale=scale, cfg=cfg)
+      pose = pose - pose[root_idx].mean(0)
+      return (pose, trans), None
+    return oil_step
 
+  steps = {False: make_oil_step(False), True: make_oil_step(True)}
+  # Trajectory frames: the pose after each of these (static) step indices.
   frames = cfg.trajectory_frames
   if frames:
     chunk = n // frames
     lead = n - chunk * frames
-    carry, _ = jax.lax.scan(oil_step, (pose, trans), jnp.arange(lead))
-
-    def chunk_step(carry, start):
-      carry, _ = jax.lax.scan(oil_step, carry, start + jnp.arange(chunk))
-      return carry, carry[0]
-
-    (pose, trans), trajectory = jax.lax.scan(
-        chunk_step, carry, lead + chunk * jnp.arange(frames))
+    frame_ends = [lead + chunk * (k + 1) - 1 for k in range(frames)]
   else:
-    (pose, trans), _ = jax.lax.scan(oil_step, (pose, trans), jnp.arange(n))
-    trajectory = None
+    chunk, frame_ends = 0, []
+  carry = (pose, trans)
+  kept = []
+  for solve, (a, b) in ((False, (0, solve_from)), (True, (solve_from, n))):
+    carry, got = _oil_phase(steps[solve], carry, a, b, frame_ends, chunk)
+    kept.extend(got)
+  pose, trans = carry
+  trajectory = jnp.concatenate(kept, 0) if frames else None
   if cfg.solve_t_last:
     # The last diffusion step moved the joints: re-fit T to the final pose.
     trans = solve_translation(pose, ray, w, trans)
