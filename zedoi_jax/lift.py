@@ -11,8 +11,11 @@ warning); the image size comes from the JSON's images or
 
 Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
-reproj_error [N] px; joint_names; rows [N], each pose's row in the input),
-workdir/lifted.json (the same per pose, with units and frame spelled out)
+reproj_error [N] px; joint_names; rows [N], each pose's row in the input;
+status [N] and reason [N]: `zedoi_jax.validity` flags a pose with fewer
+than `config.fit.min_confident_joints` confident joints, keypoints on one
+pixel or a diverged fit, and its row is NaN), workdir/lifted.json (the same
+per pose, with units and frame spelled out; non-finite values are null)
 and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
 reprojection over the input 2D.
 
@@ -45,6 +48,8 @@ from zedoi_jax import camera
 from zedoi_jax import fit
 from zedoi_jax import parallel
 from zedoi_jax import skeleton
+from zedoi_jax import validity
+from zedoi_jax.data import checks
 from zedoi_jax.errors import InputError
 
 FRAME = ('camera frame (OpenCV): x right, y down, z forward; metres; '
@@ -54,13 +59,11 @@ FRAME = ('camera frame (OpenCV): x right, y down, z forward; metres; '
 
 def load_camera(path: str) -> np.ndarray:
   """A 3x3 K from .npy, .json (a nested list or {'K': ...}) or .txt."""
-  p = pathlib.Path(path)
-  if not p.is_file():
-    raise FileNotFoundError(f'camera file not found: {p}')
+  p = checks.require_file(path, 'camera file')
   suffix = p.suffix.lower()
   try:
     if suffix == '.npy':
-      k = np.load(p, allow_pickle=False)
+      k = checks.load_npy(p, 'camera K (.npy)')
     elif suffix == '.json':
       doc = json.loads(p.read_text())
       k = np.asarray(doc['K'] if isinstance(doc, dict) else doc, np.float64)
@@ -92,8 +95,7 @@ def load_input(path: str, layout: str, *, image_width: int = 0,
   if not path:
     raise InputError('no input given: set --config.lift.input',
                      source='config', field='lift.input')
-  if not p.is_file():
-    raise FileNotFoundError(f'lift input not found: {p}')
+  checks.require_file(p, 'lift input')
   suffix = p.suffix.lower()
   src = str(p)
   if suffix == '.json':
@@ -108,18 +110,20 @@ def load_input(path: str, layout: str, *, image_width: int = 0,
                                                     d['file_name'])]
   elif suffix in ('.npy', '.npz'):
     try:
+      # The guarded loaders check each header against the file's size
+      # before numpy allocates what it claims.
       if suffix == '.npy':
-        arr = np.load(p, allow_pickle=False)
+        arr = checks.load_npy(p, 'lift input array')
         field = 'array'
       else:
-        with np.load(p, allow_pickle=False) as z:
-          keys = list(z.keys())
-          field = next((k for k in ('keypoints', 'keypoints_2d', 'poses_2d')
-                        if k in keys), keys[0] if len(keys) == 1 else None)
-          if field is None:
-            raise InputError(f'npz holds {keys}; name the array '
-                             "'keypoints'", source=src, field='keypoints')
-          arr = z[field]
+        z = checks.load_npz(p, 'lift input arrays')
+        keys = list(z.keys())
+        field = next((k for k in ('keypoints', 'keypoints_2d', 'poses_2d')
+                      if k in keys), keys[0] if len(keys) == 1 else None)
+        if field is None:
+          raise InputError(f'npz holds {keys}; name the array '
+                           "'keypoints'", source=src, field='keypoints')
+        arr = z[field]
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile,
             zlib.error) as e:
       # Truncated or corrupt files fail inside numpy / zipfile / zlib.
@@ -162,7 +166,9 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str) -> np.ndarray:
     if k.ndim == 3 and k.shape[0] != n:
       raise InputError(f'{k.shape[0]} cameras for {n} poses',
                        source=cam_path, field='K')
-    return np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
+    k = np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
+    validity.check_camera(k, wh, source=cam_path)
+    return k
   if (wh <= 0).any():
     raise InputError(
         'no camera (lift.camera) and no image size: the input carries no '
@@ -183,11 +189,11 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def _reprojection_error(pose_abs: np.ndarray,
                         inputs: dict[str, np.ndarray]) -> np.ndarray:
-  """Confidence-weighted mean pixel error [N] of camera-frame poses."""
+  """Confidence-weighted mean pixel error [N] of camera-frame poses (NaN
+  where nothing was visible)."""
   proj = np.asarray(camera.project(pose_abs, inputs['K']))
-  d = np.linalg.norm(proj - inputs['keypoints'], axis=-1)
-  w = inputs['confidence']
-  return (w * d).sum(-1) / np.maximum(w.sum(-1), 1e-8)
+  return validity.reprojection_error(proj, inputs['keypoints'],
+                                     inputs['confidence'])
 
 
 def lift(config: ml_collections.ConfigDict,
@@ -223,6 +229,8 @@ def lift(config: ml_collections.ConfigDict,
   data = load_input(lc.input, layout, image_width=int(lc.image_width),
                     image_height=int(lc.image_height))
   src = data['source']
+  validity.check_keypoint_bounds(data['keypoints'], data['image_wh'],
+                                 source=src)
   K = _cameras(lc.camera, data['image_wh'], src)
   model = load.load_pose_model(config.init.prior, config.init.adapted)
   model_layout = model.meta.get('layout', 'h36m17')
@@ -272,7 +280,17 @@ def lift(config: ml_collections.ConfigDict,
   pose = out['pose_mean']
   n = len(pose)
   trans = out['translation_mean']
-  err = _reprojection_error(pose + trans[:, None], shard_inputs)
+  # Rows the 2D cannot determine, or whose fit diverged: NaN, with a reason.
+  status, reasons = validity.input_status(
+      shard_inputs['keypoints'], shard_inputs['confidence'],
+      min_confident_joints=cfg.min_confident_joints)
+  status, reasons = validity.output_status(status, reasons, pose, trans)
+  pose = validity.mask_rows(pose, status)
+  trans = validity.mask_rows(trans, status)
+  hyps = validity.mask_rows(out['pose'], status)
+  err = validity.mask_rows(
+      _reprojection_error(pose + trans[:, None], shard_inputs), status)
+  num_flagged = int((status != validity.OK).sum())
   names = list(skeleton.get_layout(model_layout).joint_names)
   npz_path = workdir / 'lifted.npz'
   np.savez_compressed(
@@ -280,7 +298,8 @@ def lift(config: ml_collections.ConfigDict,
       translation=trans.astype(np.float32),
       poses_3d_abs=(pose + trans[:, None]).astype(np.float32),
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
-      hypotheses_3d=out['pose'].astype(np.float32),
+      hypotheses_3d=hyps.astype(np.float32),
+      status=status, reason=np.array(reasons, dtype=str),
       K=shard_inputs['K'], rows=out['row'],
       num_rows_total=np.int64(num_rows_total))
   doc = {
@@ -292,8 +311,15 @@ def lift(config: ml_collections.ConfigDict,
       'fit_config': dataclasses.asdict(cfg),
       'nan_keypoints': int(inputs['num_nan']),
       'num_rows_total': num_rows_total,
+      'null': ('a value that is not a finite number (a flagged pose, the '
+               'reprojection error of a pose with nothing visible) is null'),
+      'min_confident_joints': cfg.min_confident_joints,
+      'num_flagged': num_flagged,
+      'status_counts': validity.counts(status),
       'poses': [{'row': int(out['row'][i]),
                  'name': data['names'][out['row'][i]],
+                 'status': str(status[i]),
+                 **({'reason': reasons[i]} if reasons[i] else {}),
                  'pose_3d': pose[i].round(5).tolist(),
                  'translation': trans[i].round(5).tolist(),
                  'reproj_error_px': round(float(err[i]), 3)}
@@ -306,7 +332,8 @@ def lift(config: ml_collections.ConfigDict,
                        devices=jax.device_count(),
                        processes=jax.process_count())
   json_path = workdir / 'lifted.json'
-  json_path.write_text(json.dumps(doc, indent=1) + '\n')
+  json_path.write_text(json.dumps(validity.jsonable(doc), indent=1,
+                                  allow_nan=False) + '\n')
   pictures = []
   if lc.pictures:
     from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
@@ -322,9 +349,17 @@ def lift(config: ml_collections.ConfigDict,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
         confidence=shard_inputs['confidence'][:num]))
-  logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
-               'wrote %s', n, src, float(err.mean()), npz_path)
+  ok = status == validity.OK
+  mean_err = float(err[ok].mean()) if ok.any() else float('nan')
+  flagged = (f'; {num_flagged} flagged (NaN rows, see status/reason in '
+             f'{json_path.name}): {validity.counts(status)}'
+             if num_flagged else '')
+  logging.info('lifted %d poses from %s: mean reprojection error %.2f px '
+               'over %d confident poses%s; wrote %s', n, src, mean_err,
+               int(ok.sum()), flagged, npz_path)
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
-        f'(mean reprojection error {float(err.mean()):.2f} px)')
-  return {'num_poses': n, 'npz': str(npz_path),
+        f'(mean reprojection error {mean_err:.2f} px over {int(ok.sum())} '
+        f'confident poses{flagged})')
+  return {'num_poses': n, 'num_flagged': num_flagged,
+          'npz': str(npz_path),
           'json': str(json_path), 'pictures': [str(p) for p in pictures]}

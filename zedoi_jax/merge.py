@@ -133,7 +133,7 @@ def _job_description(doc: dict[str, Any], kind: str) -> dict[str, Any]:
     from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
     skip = set(evaluate.METRIC_KEYS) | set(PER_SHARD_KEYS)
   else:
-    skip = set(PER_SHARD_KEYS) | {'poses'}
+    skip = set(PER_SHARD_KEYS) | {'poses', 'num_flagged', 'status_counts'}
   return {k: v for k, v in doc.items() if k not in skip}
 
 
@@ -205,7 +205,8 @@ def merge(out: str | os.PathLike,
     from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
     doc = evaluate.score_results(
         job, merged['pred_poses'], merged['pred_min_reproj'],
-        merged['pred_mean'], merged['gt'], merged['reproj_error'])
+        merged['pred_mean'], merged['gt'], merged['reproj_error'],
+        status=merged.get('status'))
     doc[evaluate.TIMING_KEY] = timing
     np.savez_compressed(out / arr_name, **merged)
     evaluate.write_json(out / doc_name, doc)
@@ -213,6 +214,10 @@ def merge(out: str | os.PathLike,
     poses = [p for s in shards for p in s['doc'].get('poses', [])]
     poses.sort(key=lambda p: p['row'])
     doc = dict(job, poses=poses, timing=timing)
+    if 'status' in merged:
+      from zedoi_jax import validity  # pylint: disable=g-import-not-at-top
+      doc['num_flagged'] = int((merged['status'] != validity.OK).sum())
+      doc['status_counts'] = validity.counts(merged['status'])
     np.savez_compressed(out / arr_name, **merged)
     (out / doc_name).write_text(json.dumps(doc, indent=1) + '\n')
   print(f'merged {len(shards)} {kind} shard(s), {num_rows} rows -> {out}')
