@@ -271,6 +271,7 @@ def model_identity(model, config) -> dict[str, Any]:
           'adapted': str(config.init.adapted or ''),
           'kind': model.meta.get('kind'),
           'fingerprint': model.meta.get('fingerprint'),
+          'model_fingerprint': model.meta.get('model_fingerprint'),
           'prior_fingerprint': model.meta.get('prior_fingerprint')}
 
 
