@@ -45,6 +45,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.mocap_files = config_dict.placeholder(str)
   # VideoPose3D-layout Human3.6M file for prior training (optional).
   config.data.h36m_npz = config_dict.placeholder(str)
+  # Read h36m_npz at all: VideoPose3D's Human3.6M files are Python pickles,
+  # and reading one EXECUTES CODE FROM THE FILE. Off by default; set True
+  # only for a file from a source you trust.
+  config.data.allow_pickle = False
   # Human3.6M subjects used when h36m_npz is set.
   config.data.h36m_subjects = 'S1,S5,S6,S7,S8'
   # Keep one training frame in this many (120 Hz mocap is near-duplicate).

@@ -114,7 +114,9 @@ class LiftFlagsTest(TinyPriorTestCase):
     rng = np.random.default_rng(0)
     kp = np.stack([_row(k, rng) for k in
                    ('conf0', 'one_visible', 'one_pixel', 'normal')])
-    out, doc, arrays = self._lift(kp, 'probes')
+    # Pictures too: they show the confident rows only.
+    out, doc, arrays = self._lift(kp, 'probes', pictures=True)
+    self.assertLen(out['pictures'], 2)
     self._check_rows(doc, arrays)
     self.assertEqual([p['status'] for p in doc['poses']],
                      ['too_few_joints', 'too_few_joints', 'degenerate_2d',

@@ -155,6 +155,9 @@ class TrainCheckpointer:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep,
             save_interval_steps=save_interval_steps,
+            # A killed run's half-written step folder; safe to remove, as
+            # one run per workdir holds the workdir lock (zedoi_jax.locks).
+            cleanup_tmp_directories=True,
             create=True))
 
   def latest_step(self) -> int | None:

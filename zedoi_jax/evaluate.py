@@ -552,6 +552,7 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   for k in ('pose', 'pose_min_reproj', 'pose_mean', 'translation',
             'reproj_error'):
     out[k] = validity.mask_rows(out[k], status)
+  out['status'] = status
   to_eval = lambda p: np.asarray(skeleton.convert(p, model_layout,
                                                   es.eval_layout))
   lay = skeleton.get_layout(es.eval_layout)
@@ -613,7 +614,10 @@ def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
   """GT vs prediction grid, per-joint errors, reprojection, trajectories."""
   from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
   num = max(1, min(num, len(es.gt)))
-  pick = np.arange(num)
+  # The first confident poses: flagged rows have nothing to draw.
+  pick = np.flatnonzero(out['status'] == validity.OK)[:num]
+  if not len(pick):
+    return
   viz.skeleton_grid([es.gt[pick], aggregates['mean'][pick]],
                     es.eval_layout, folder / 'gt_vs_pred.png',
                     titles=['ground truth', 'prediction'])

@@ -335,21 +335,23 @@ def lift(config: ml_collections.ConfigDict,
   json_path.write_text(json.dumps(validity.jsonable(doc), indent=1,
                                   allow_nan=False) + '\n')
   pictures = []
-  if lc.pictures:
+  ok = status == validity.OK
+  # Pictures of the first confident poses (flagged rows have nothing to
+  # draw).
+  sel = np.flatnonzero(ok)[:max(1, int(config.eval.num_pictures))]
+  if lc.pictures and len(sel):
     from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
-    num = max(1, min(int(config.eval.num_pictures), n))
-    pictures.append(viz.skeleton_grid([pose[:num]], model_layout,
+    pictures.append(viz.skeleton_grid([pose[sel]], model_layout,
                                       workdir / 'lifted_3d.png',
                                       titles=['lifted 3D']))
-    proj = np.asarray(camera.project(pose[:num] + trans[:num, None],
-                                     shard_inputs['K'][:num]))
-    wh = np.asarray(data['image_wh'])[out['row'][:num]]
+    proj = np.asarray(camera.project(pose[sel] + trans[sel, None],
+                                     shard_inputs['K'][sel]))
+    wh = np.asarray(data['image_wh'])[out['row'][sel]]
     pictures.append(viz.reprojection_overlay(
-        shard_inputs['keypoints'][:num], proj, model_layout,
+        shard_inputs['keypoints'][sel], proj, model_layout,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
-        confidence=shard_inputs['confidence'][:num]))
-  ok = status == validity.OK
+        confidence=shard_inputs['confidence'][sel]))
   mean_err = float(err[ok].mean()) if ok.any() else float('nan')
   flagged = (f'; {num_flagged} flagged (NaN rows, see status/reason in '
              f'{json_path.name}): {validity.counts(status)}'

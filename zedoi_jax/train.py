@@ -251,7 +251,8 @@ def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
     kwargs = dict(subsample=data_cfg.get('subsample', 4),
                   min_pose_distance=data_cfg.get('min_pose_distance', 0.01),
                   h36m_npz=data_cfg.get('h36m_npz') or None,
-                  h36m_subjects=data_cfg.get('h36m_subjects') or 'S1')
+                  h36m_subjects=data_cfg.get('h36m_subjects') or 'S1',
+                  allow_pickle=bool(data_cfg.get('allow_pickle', False)))
     if name == 'h36m':
       if not kwargs['h36m_npz']:
         raise errors.InputError('data.name=h36m needs data.h36m_npz',
