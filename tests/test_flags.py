@@ -21,7 +21,9 @@ from zedoi_jax import validity
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
+from test_evaluate import SHARED_DATA
 from test_evaluate import TinyPriorTestCase
+from test_evaluate import tiny_config
 
 N = 4  # rows per lift run: one compiled shape for every example
 KINDS = ('normal', 'conf0', 'nan', 'one_visible', 'one_pixel', 'three')
@@ -160,7 +162,8 @@ class LiftFlagsTest(TinyPriorTestCase):
     np.save(src, np.stack([_row('normal', rng) for _ in range(N)]))
     for f, pattern in ((1e-12, 'outside the sane range'),
                        (1e30, 'outside the sane range'),
-                       (0.0, 'must be > 0'), (float('nan'), 'non-finite')):
+                       (0.0, 'must be > 0'), (float('nan'), 'non-finite'),
+                       (1e39, 'not finite in float32')):
       path = self.tmp / 'K_bad.npy'
       np.save(path, np.array([[f, 0, 320], [0, 500, 240], [0, 0, 1]]))
       with self.assertRaisesRegex(InputError, 'K_bad.npy.*K'):
@@ -174,6 +177,29 @@ class LiftFlagsTest(TinyPriorTestCase):
     with self.assertLogs(level='WARNING') as logs:
       lift.lift(self.config(src, camera=str(path)), self.tmp / 'skew')
     self.assertRegex(' '.join(logs.output), r'K_skew.npy.*K\[0,1\] \(skew\)')
+
+
+class FitFlagsTest(TinyPriorTestCase):
+
+  def test_flagged_rows_leave_the_metrics_and_are_listed(self):
+    workdir = self.tmp / 'cmu'
+    config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,
+                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'))
+    config.eval.pictures = False
+    config.fit.min_confident_joints = 18  # more than the 17 joints: all
+    results = evaluate.fit_and_evaluate(config, workdir)
+    self.assertEqual((results['num_scored'], results['num_flagged']), (0, 3))
+    text = (workdir / 'results.json').read_text()
+    self.assertNotRegex(text, r'\bNaN\b|Infinity')
+    saved = json.loads(text)
+    self.assertIsNone(saved['mpjpe_mm'])
+    self.assertIsNone(saved['reproj_error_px'])
+    self.assertEqual([f['row'] for f in saved['flagged']], [0, 1, 2])
+    self.assertRegex(saved['flagged'][0]['reason'], '17 confident joint')
+    with np.load(workdir / 'predictions.npz') as z:
+      self.assertEqual(list(z['status']), ['too_few_joints'] * 3)
+      self.assertTrue(np.isnan(z['pred_poses']).all())
+      self.assertTrue(np.isnan(z['translation']).all())
 
 
 class ValidityTest(absltest.TestCase):
@@ -226,6 +252,8 @@ class ValidityTest(absltest.TestCase):
     res = evaluate.score_results(base, pred[:, None], pred, pred, gt,
                                  np.ones((4, 1)), status=status)
     self.assertEqual((res['num_scored'], res['num_flagged']), (3, 1))
+    self.assertEqual(res['flagged'], [{'row': 1, 'status': 'too_few_joints',
+                                       'reason': ''}])
     self.assertTrue(np.isfinite(res['mpjpe_mm']))
     self.assertEqual(res['variants']['mean']['num_poses'], 3)
     none = evaluate.score_results(base, pred[:, None], pred, pred, gt,

@@ -77,7 +77,7 @@ METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
                'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
                'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
                'reproj_error_px', 'num_scored', 'num_flagged',
-               'status_counts')
+               'status_counts', 'flagged')
 
 
 @dataclasses.dataclass
@@ -391,7 +391,9 @@ def subset(es: EvalSet, rows: np.ndarray) -> EvalSet:
 def score_results(base: dict[str, Any], pred_poses: np.ndarray,
                   pred_min_reproj: np.ndarray, pred_mean: np.ndarray,
                   gt: np.ndarray, reproj_error: np.ndarray,
-                  status: np.ndarray | None = None) -> dict[str, Any]:
+                  status: np.ndarray | None = None,
+                  reasons: np.ndarray | None = None,
+                  rows: np.ndarray | None = None) -> dict[str, Any]:
   """results.json content: `base` (run description) plus the metrics.
 
   Shared by fit mode and `zedoi_jax.merge`, so merged shards score exactly
@@ -407,6 +409,8 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
     reproj_error: [N, S] pixels.
     status: [N] `validity` status per row (None = all 'ok'); flagged rows
       are left out of every metric and counted ('num_flagged').
+    reasons, rows: [N] each row's reason and global row, for the 'flagged'
+      list ({'row', 'status', 'reason'} per flagged row).
 
   Returns:
     The results dict (metrics in millimetres; null when no row is scored).
@@ -437,6 +441,10 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
       'num_scored': int(keep.sum()),
       'num_flagged': int((~keep).sum()),
       'status_counts': validity.counts(status),
+      'flagged': [{'row': int(rows[i]) if rows is not None else int(i),
+                   'status': str(status[i]),
+                   'reason': str(reasons[i]) if reasons is not None else ''}
+                  for i in np.flatnonzero(~keep)],
       'num_hypotheses': int(pred_poses.shape[1]),
       'headline': ('mean: per pose the joint-wise mean of the root-centred '
                    'hypotheses (no ground truth used; with S = 1 the only '
@@ -572,7 +580,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                      'count': int(pc.num_shards)}
   results = score_results(base, pred_all, aggregates['min_reproj'],
                           aggregates['mean'], es.gt, out['reproj_error'],
-                          status=status)
+                          status=status, reasons=np.array(reasons),
+                          rows=out['row'])
   timing = out['timing']
   results[TIMING_KEY] = dict(
       timing, fit_seconds=seconds,
@@ -599,7 +608,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                      'fit/pa_mpjpe_mm': head['pa_mpjpe_mm'],
                      'fit/best_of_s_mpjpe_mm':
                          results['variants']['best_of_s']['mpjpe_mm'],
-                     'fit/poses_per_s': results[TIMING_KEY]['poses_per_s']})
+                     'fit/poses_per_s': results[TIMING_KEY]['poses_per_s'],
+                     'fit/num_flagged': results['num_flagged']})
   writer.close()
   if config.eval.pictures:
     _pictures(workdir / 'pictures', es, out, pred_all, aggregates, model,

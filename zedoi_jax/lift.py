@@ -65,7 +65,7 @@ def load_camera(path: str) -> np.ndarray:
     if suffix == '.npy':
       k = checks.load_npy(p, 'camera K (.npy)')
     elif suffix == '.json':
-      doc = json.loads(p.read_text())
+      doc = checks.load_json(p, 'camera K (.json)')
       k = np.asarray(doc['K'] if isinstance(doc, dict) else doc, np.float64)
     elif suffix in ('.txt', '.csv'):
       with warnings.catch_warnings():

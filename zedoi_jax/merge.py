@@ -25,7 +25,6 @@ import json
 import os
 import pathlib
 from typing import Any, Sequence
-import zipfile
 
 from absl import app
 from absl import flags
@@ -52,11 +51,9 @@ def _load_json(path: pathlib.Path) -> dict[str, Any]:
 
 
 def _load_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      return {k: z[k] for k in z.files}
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise InputError(f'cannot read npz ({e!r})', source=str(path)) from e
+  # The guarded loader: headers checked before anything is allocated.
+  from zedoi_jax.data import checks  # pylint: disable=g-import-not-at-top
+  return checks.load_npz(path, 'shard outputs')
 
 
 def load_shard(directory: str | os.PathLike) -> dict[str, Any]:
@@ -206,7 +203,8 @@ def merge(out: str | os.PathLike,
     doc = evaluate.score_results(
         job, merged['pred_poses'], merged['pred_min_reproj'],
         merged['pred_mean'], merged['gt'], merged['reproj_error'],
-        status=merged.get('status'))
+        status=merged.get('status'), reasons=merged.get('reason'),
+        rows=merged.get('rows'))
     doc[evaluate.TIMING_KEY] = timing
     np.savez_compressed(out / arr_name, **merged)
     evaluate.write_json(out / doc_name, doc)

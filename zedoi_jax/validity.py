@@ -210,6 +210,11 @@ def check_camera(K: np.ndarray, image_wh: np.ndarray, *,
       an image size), or not finite and positive.
   """
   k = np.asarray(K, np.float64).reshape(-1, 3, 3)
+  if not np.isfinite(k).all():
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(k))[0])
+    raise InputError(f'K{list(first[1:])} of matrix {first[0]} is not finite '
+                     'in float32 (a value beyond 3.4e38?)', source=source,
+                     field='K')
   wh = np.asarray(image_wh, np.float64).reshape(-1, 2)
   if len(wh) != len(k):
     wh = np.broadcast_to(wh[:1], (len(k), 2))
