@@ -284,12 +284,12 @@ def lift(config: ml_collections.ConfigDict,
   status, reasons = validity.input_status(
       shard_inputs['keypoints'], shard_inputs['confidence'],
       min_confident_joints=cfg.min_confident_joints)
-  status, reasons = validity.output_status(status, reasons, pose, trans)
+  err = _reprojection_error(pose + trans[:, None], shard_inputs)
+  status, reasons = validity.output_status(status, reasons, pose, trans, err)
   pose = validity.mask_rows(pose, status)
   trans = validity.mask_rows(trans, status)
   hyps = validity.mask_rows(out['pose'], status)
-  err = validity.mask_rows(
-      _reprojection_error(pose + trans[:, None], shard_inputs), status)
+  err = validity.mask_rows(err, status)
   num_flagged = int((status != validity.OK).sum())
   names = list(skeleton.get_layout(model_layout).joint_names)
   npz_path = workdir / 'lifted.npz'

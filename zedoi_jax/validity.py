@@ -98,7 +98,7 @@ def output_status(status: np.ndarray, reasons: list[str],
     bad |= ~np.isfinite(a).all(-1)
   for i in np.flatnonzero(bad & (status == OK)):
     status[i] = NON_FINITE_FIT
-    reasons[i] = 'the fit diverged (non-finite pose or translation)'
+    reasons[i] = 'the fit diverged (non-finite pose, translation or error)'
   return status, reasons
 
 

@@ -137,16 +137,6 @@ def load_pose_model(prior: str | os.PathLike = '',
   adapted_dir = resolve(adapted, '')
   params, meta = checkpoint.load_model(adapted_dir,
                                        kind=('control', 'finetune'))
-  if (meta.get('prior_model_fingerprint') and
-      meta['prior_model_fingerprint'] != prior_meta.get('model_fingerprint')):
-    # The complete fingerprint: parameters, architecture, SDE, scale.
-    raise errors.InputError(
-        'adaptation belongs to prior (complete fingerprint) '
-        f'{meta["prior_model_fingerprint"]}, but the prior {prior_dir} has '
-        f'{prior_meta.get("model_fingerprint")}; pass the prior it was '
-        'trained on with --config.init.prior',
-        source=str(adapted_dir / checkpoint.MODEL_JSON),
-        field='prior_model_fingerprint')
   if meta.get('prior_fingerprint') != prior_meta['fingerprint']:
     raise errors.InputError(
         f'adaptation belongs to prior {meta.get("prior_fingerprint")}, but '
@@ -154,6 +144,16 @@ def load_pose_model(prior: str | os.PathLike = '',
         'pass the prior it was trained on with --config.init.prior',
         source=str(adapted_dir / checkpoint.MODEL_JSON),
         field='prior_fingerprint')
+  # Same parameters: the complete fingerprint (architecture, SDE, scale).
+  if (meta.get('prior_model_fingerprint') and
+      meta['prior_model_fingerprint'] != prior_meta.get('model_fingerprint')):
+    raise errors.InputError(
+        'adaptation belongs to prior (complete fingerprint) '
+        f'{meta["prior_model_fingerprint"]}, but the prior {prior_dir} has '
+        f'{prior_meta.get("model_fingerprint")}; pass the prior it was '
+        'trained on with --config.init.prior',
+        source=str(adapted_dir / checkpoint.MODEL_JSON),
+        field='prior_model_fingerprint')
   sde = sde_from_meta(meta)
   scale = float(meta.get('scale', scale))
   if meta['kind'] == 'finetune':
