@@ -88,11 +88,14 @@ def hold(workdir: str | os.PathLike) -> Iterator[pathlib.Path]:
   try:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
       raise WorkdirBusy(
           f'workdir is in use by {_describe(owner(workdir))}; wait for that '
           'run to finish or use another --workdir',
           source=str(path)) from None
+    except OSError as e:  # a file system without locks (some NFS setups)
+      logging.warning('cannot lock %s (%s): do not start two runs on this '
+                      'workdir', path, e)
     previous = owner(workdir)
     if previous:
       logging.warning('%s: taking over the stale lock of %s (that process '
