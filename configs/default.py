@@ -64,6 +64,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.sample_hz = 0.0
   # VideoPose3D-layout Human3.6M file for prior training (optional).
   config.data.h36m_npz = config_dict.placeholder(str)
+  # Read h36m_npz at all: VideoPose3D's Human3.6M files are Python pickles,
+  # and reading one EXECUTES CODE FROM THE FILE. Off by default; set True
+  # only for a file from a source you trust.
+  config.data.allow_pickle = False
   # Human3.6M subjects used when h36m_npz is set.
   config.data.h36m_subjects = 'S1,S5,S6,S7,S8'
   # Keep one training frame in this many (120 Hz mocap is near-duplicate).
@@ -248,6 +252,15 @@ def get_config() -> ml_collections.ConfigDict:
   # Sampler for the initial poses: 'em' | 'pc' ('ode' is unstable with the
   # shipped prior).
   config.fit.init_sample_method = 'em'
+  # Fewest confident joints (confidence > 0, counted in the model layout,
+  # Human3.6M-17) a pose needs to be fitted; fit and lift flag a pose with
+  # fewer (its row is NaN, with status 'too_few_joints' and a reason) instead
+  # of inventing one. The root is not required: the pelvis (root) is the
+  # mid-hip, which from COCO/SyRIP input needs BOTH hips, and when it is
+  # missing the fit aims its first translation through the mean keypoint; it
+  # counts as one joint like any other. Rows whose confident keypoints all
+  # sit on one pixel are flagged 'degenerate_2d'.
+  config.fit.min_confident_joints = 4
 
   # -------------------------------------------------------------- lift
   config.lift = ml_collections.ConfigDict()

@@ -558,14 +558,16 @@ class H36mFuzzTest(absltest.TestCase):
 
   def _run(self, kind, path):
     if kind == '3d':
-      out = _call(self, lambda: h36m.load_h36m_3d(path), [path])
+      out = _call(
+          self, lambda: h36m.load_h36m_3d(path, allow_pickle=True), [path])
       if out is not None:
         for actions in out.values():
           for pose in actions.values():
             _assert_floats(self, pose, (None, 17, 3))
             self.assertGreater(pose.shape[0], 0)
     elif kind == '2d':
-      res = _call(self, lambda: h36m.load_h36m_2d(path), [path])
+      res = _call(
+          self, lambda: h36m.load_h36m_2d(path, allow_pickle=True), [path])
       if res is not None:
         out, meta = res
         self.assertIsInstance(meta, dict)
@@ -578,7 +580,8 @@ class H36mFuzzTest(absltest.TestCase):
               self.assertIn(c.shape[2], (2, 3))
               self.assertGreater(c.shape[0] * c.shape[1], 0)
     else:
-      res = _call(self, lambda: h36m.load_custom_2d(path), [path])
+      res = _call(
+          self, lambda: h36m.load_custom_2d(path, allow_pickle=True), [path])
       if res is not None:
         out, _ = res
         for entry in out.values():
@@ -884,13 +887,14 @@ class RegressionTest(absltest.TestCase):
       path = self.tmp / name
       np.savez(path, positions_2d=positions, metadata=meta)
       with self.assertRaisesRegex(InputError, rf'{name}.*metadata'):
-        loader(path)
+        loader(path, allow_pickle=True)
 
   def test_h36m_mixed_subject_keys(self):
     path = self.tmp / 'mixed.npz'
     np.savez(path, positions_3d={'S1': {'A': _pose(2, 17, 3)},
                                  5: {'B': _pose(2, 17, 3)}})
-    self.assertEqual(list(h36m.load_h36m_3d(path)), [5, 'S1'])
+    self.assertEqual(list(h36m.load_h36m_3d(path, allow_pickle=True)),
+                     [5, 'S1'])
 
   def test_mini_rgbd_non_finite_joint_id_and_folders(self):
     _write_minirgbd(self.tmp)

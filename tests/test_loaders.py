@@ -146,7 +146,7 @@ class H36mTest(absltest.TestCase):
     path = self._save('data_3d_h36m.npz', positions_3d={
         'S1': {'Walking': pose, 'Eating 2': pose[:2]},
         'S9': {'Sitting': pose[:3]}})
-    data = h36m.load_h36m_3d(path)
+    data = h36m.load_h36m_3d(path, allow_pickle=True)
     self.assertEqual(sorted(data), ['S1', 'S9'])
     got = data['S1']['Walking']
     chex.assert_shape(got, (4, 17, 3))
@@ -162,11 +162,11 @@ class H36mTest(absltest.TestCase):
     pose = _poses(self.rng, 5, 17)
     path = self._save('d.npz', positions_3d={'S1': {'A': pose},
                                              'S5': {'B': pose}})
-    data = h36m.load_h36m_3d(path, subjects=['S5'])
+    data = h36m.load_h36m_3d(path, subjects=['S5'], allow_pickle=True)
     self.assertEqual(list(data), ['S5'])
     np.testing.assert_array_equal(data['S5']['B'], pose)
     with self.assertRaisesRegex(InputError, r"d\.npz.*\['S7'\].*S1"):
-      h36m.load_h36m_3d(path, subjects=['S7'])
+      h36m.load_h36m_3d(path, subjects=['S7'], allow_pickle=True)
 
   def test_3d_errors(self):
     cases = {
@@ -188,9 +188,9 @@ class H36mTest(absltest.TestCase):
     for name, (arrays, pattern) in cases.items():
       path = self._save(name, **arrays)
       with self.assertRaisesRegex(InputError, name + '.*' + pattern):
-        h36m.load_h36m_3d(path)
+        h36m.load_h36m_3d(path, allow_pickle=True)
     with self.assertRaisesRegex(FileNotFoundError, 'absent.npz'):
-      h36m.load_h36m_3d(self.tmp / 'absent.npz')
+      h36m.load_h36m_3d(self.tmp / 'absent.npz', allow_pickle=True)
 
   def _meta(self, **kw):
     meta = {'layout_name': 'coco', 'num_joints': 17,
@@ -204,7 +204,7 @@ class H36mTest(absltest.TestCase):
     path = self._save('data_2d_h36m_cpn.npz',
                       positions_2d={'S1': {'Walking': cams}},
                       metadata=self._meta())
-    positions, meta = h36m.load_h36m_2d(path)
+    positions, meta = h36m.load_h36m_2d(path, allow_pickle=True)
     self.assertEqual(meta['layout_name'], 'coco')
     self.assertLen(positions['S1']['Walking'], 4)
     np.testing.assert_array_equal(positions['S1']['Walking'][2], cams[2])
@@ -226,7 +226,7 @@ class H36mTest(absltest.TestCase):
     for name, (arrays, pattern) in cases.items():
       path = self._save(name, **arrays)
       with self.assertRaisesRegex(InputError, name + '.*' + pattern):
-        h36m.load_h36m_2d(path)
+        h36m.load_h36m_2d(path, allow_pickle=True)
 
   def test_custom_2d(self):
     kp = _poses(self.rng, 7, 17, 2)
@@ -235,7 +235,7 @@ class H36mTest(absltest.TestCase):
         positions_2d={'clip.mp4': {'custom': [kp]}},
         metadata=self._meta(video_metadata={'clip.mp4': {'w': 1920,
                                                          'h': 1080}}))
-    videos, _ = h36m.load_custom_2d(path)
+    videos, _ = h36m.load_custom_2d(path, allow_pickle=True)
     np.testing.assert_array_equal(videos['clip.mp4']['keypoints'], kp)
     np.testing.assert_array_equal(videos['clip.mp4']['image_wh'],
                                   [1920, 1080])
@@ -260,7 +260,7 @@ class H36mTest(absltest.TestCase):
     for name, (arrays, pattern) in cases.items():
       path = self._save(name, **arrays)
       with self.assertRaisesRegex(InputError, name + '.*' + pattern):
-        h36m.load_custom_2d(path)
+        h36m.load_custom_2d(path, allow_pickle=True)
 
 
 # -------------------------------------------------------------------- coco

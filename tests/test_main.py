@@ -110,6 +110,20 @@ class EndToEndTest(absltest.TestCase):
     self.assertEqual(results['num_poses'], 4)
     self.assertLen(results['per_joint_mpjpe_mm'], 12)
     self.assertTrue((fitdir / 'predictions.npz').is_file())
+    self.assertEqual(results['num_flagged'], 0)
+    # A rerun with other settings is refused (the chunks belong to another
+    # job) and leaves the finished run's config.json alone.
+    proc = _run('--config=configs/test.py', '--config.mode=fit',
+                f'--config.init.prior={prior / "model"}',
+                '--config.init.adapted=', '--config.data.name=syrip',
+                '--config.data.max_poses=4', '--config.seed=7',
+                f'--workdir={fitdir}', check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('another job', proc.stderr)
+    self.assertEqual(json.loads((fitdir / 'config.json').read_text())['seed'],
+                     0)
+    leftovers = [p.name for p in fitdir.rglob('*') if '.tmp' in p.name]
+    self.assertEqual(leftovers, [])
 
 
 if __name__ == '__main__':

@@ -22,7 +22,7 @@ class MetricWriterTest(absltest.TestCase):
     self.assertEqual([r['step'] for r in rows], [1, 2])
     self.assertAlmostEqual(rows[0]['train/loss'], 0.5)
     self.assertEqual(rows[0]['v'], [0, 1])
-    self.assertEqual(rows[1]['train/loss'], 'nan')
+    self.assertIsNone(rows[1]['train/loss'])
 
   def test_disabled_writes_nothing(self):
     workdir = tempfile.mkdtemp()

@@ -140,7 +140,7 @@ class PriorDataTest(absltest.TestCase):
          'S9': {'Walk': np.stack([pose])}}, dtype=object))
     poses, summary = prior_data.load_prior_poses(
         h36m_npz=path, h36m_subjects='S1', subsample=1, min_pose_distance=0,
-        return_summary=True)
+        return_summary=True, allow_pickle=True)
     self.assertEqual(list(summary['takes']), ['h36m/S1/Walk'])
     chex.assert_shape(poses, (2, 17, 3))
     np.testing.assert_allclose(poses[0], cam, atol=1e-5)

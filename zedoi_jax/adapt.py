@@ -434,6 +434,9 @@ def adapt(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   else:
     meta['kind'] = method
     meta['prior_fingerprint'] = prior_fp
+    # The prior's complete fingerprint (parameters, architecture, SDE,
+    # normalisation): load_pose_model refuses any other prior.
+    meta['prior_model_fingerprint'] = prior_meta.get('model_fingerprint')
     meta['prior'] = str(prior_dir)
     meta['prior_scale'] = float(prior_meta.get('scale', 1.0))
     if method == 'control':

@@ -12,6 +12,15 @@ Two kinds of files:
   only) and `model.json` (what the parameters are: kind, network and SDE
   hyperparameters, normalisation, joint layout, the fingerprint of the prior
   it belongs to, and how it was trained). Loading needs no training code.
+
+Models identify themselves completely: besides `fingerprint` (the
+parameters), model.json holds `identity` (a sha256 of every field that
+changes what the model computes: `IDENTITY_KEYS`, flattened to dotted names
+such as 'sde.beta_max') and `model_fingerprint` (sha256 of the parameter
+fingerprint and those). Loading recomputes both, so a hand-edited
+architecture, SDE or normalisation field is an error naming the folder and
+the field. Exports of format 1 (no `model_fingerprint`) still load, with a
+warning that those fields are unverified.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import os
 import pathlib
 from typing import Any
 
+from absl import logging
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -30,8 +40,14 @@ from zedoi_jax import errors
 
 MODEL_JSON = 'model.json'
 PARAMS_DIR = 'params'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KINDS = ('prior', 'control', 'finetune')
+# model.json entries that change what a model computes (architecture, SDE,
+# normalisation, joint layout, what it adapts); covered by `identity` and
+# `model_fingerprint`. Descriptive entries ('training', 'prior' path) are not.
+IDENTITY_KEYS = ('kind', 'model', 'sde', 'scale', 'normalization', 'layout',
+                 'control', 'prior_fingerprint', 'prior_model_fingerprint',
+                 'prior_scale')
 
 
 def fingerprint(params: Any) -> str:
@@ -44,6 +60,81 @@ def fingerprint(params: Any) -> str:
     h.update(str(arr.shape).encode() + str(arr.dtype).encode())
     h.update(np.ascontiguousarray(arr).tobytes())
   return h.hexdigest()
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+  """Nested dicts -> {'a.b': leaf}; lists and scalars are leaves."""
+  if isinstance(value, dict):
+    if not value:
+      return {prefix: {}}
+    out = {}
+    for k, v in value.items():
+      out.update(_flatten(v, f'{prefix}.{k}'))
+    return out
+  return {prefix: value}
+
+
+def identity_fields(meta: dict[str, Any]) -> dict[str, str]:
+  """{dotted field: sha256 of its canonical JSON} over `IDENTITY_KEYS`."""
+  flat = {}
+  for key in IDENTITY_KEYS:
+    if key in meta:
+      flat.update(_flatten(meta[key], key))
+  return {k: hashlib.sha256(json.dumps(v, sort_keys=True).encode()
+                            ).hexdigest()[:16]
+          for k, v in sorted(flat.items())}
+
+
+def model_fingerprint(params_fingerprint: str,
+                      fields: dict[str, str]) -> str:
+  """sha256 of the parameter fingerprint and the identity fields."""
+  h = hashlib.sha256(params_fingerprint.encode())
+  h.update(json.dumps(fields, sort_keys=True).encode())
+  return h.hexdigest()
+
+
+def complete_meta(meta: dict[str, Any], params_fp: str) -> dict[str, Any]:
+  """`meta` with format_version, fingerprint, identity, model_fingerprint."""
+  meta = {k: v for k, v in meta.items()
+          if k not in ('identity', 'model_fingerprint')}
+  meta.update(format_version=FORMAT_VERSION, fingerprint=params_fp)
+  fields = identity_fields(meta)
+  meta['identity'] = fields
+  meta['model_fingerprint'] = model_fingerprint(params_fp, fields)
+  return meta
+
+
+def verify_identity(meta: dict[str, Any], source: str) -> None:
+  """Checks model.json's fields against its recorded `identity`.
+
+  Raises:
+    errors.InputError: naming `source` and the first field that was added,
+      removed or changed since export, or a `model_fingerprint` that does not
+      match.
+  """
+  if 'model_fingerprint' not in meta:
+    logging.warning('%s: no model_fingerprint (format %s export): its '
+                    'architecture, SDE and normalisation fields are not '
+                    'verified; re-export it', source,
+                    meta.get('format_version', 1))
+    return
+  recorded = meta.get('identity')
+  if not isinstance(recorded, dict):
+    raise errors.InputError('model_fingerprint without an identity record',
+                            source=source, field='identity')
+  now = identity_fields(meta)
+  for key in sorted(set(recorded) | set(now)):
+    if recorded.get(key) != now.get(key):
+      what = ('was added' if key not in recorded else
+              'was removed' if key not in now else 'was changed')
+      raise errors.InputError(
+          f'{what} after the model was exported (model.json edited by '
+          'hand?); these parameters were trained with the recorded value: '
+          'restore it or re-export the model', source=source, field=key)
+  if model_fingerprint(meta['fingerprint'], now) != meta['model_fingerprint']:
+    raise errors.InputError(
+        'does not match the fingerprint and identity recorded in model.json '
+        '(edited by hand?)', source=source, field='model_fingerprint')
 
 
 class TrainCheckpointer:
@@ -64,6 +155,9 @@ class TrainCheckpointer:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep,
             save_interval_steps=save_interval_steps,
+            # A killed run's half-written step folder; safe to remove, as
+            # one run per workdir holds the workdir lock (zedoi_jax.locks).
+            cleanup_tmp_directories=True,
             create=True))
 
   def latest_step(self) -> int | None:
@@ -130,14 +224,13 @@ def export_model(directory: str | os.PathLike, params: Any,
   directory = pathlib.Path(directory).resolve()
   directory.mkdir(parents=True, exist_ok=True)
   params = jax.tree.map(np.asarray, params)
-  meta = dict(meta, format_version=FORMAT_VERSION,
-              fingerprint=fingerprint(params))
+  meta = complete_meta(meta, fingerprint(params))
   # Every process takes part in the Orbax save (it coordinates them); only
   # process 0 writes model.json.
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(directory / PARAMS_DIR, params, force=True)
   if jax.process_index() == 0:
-    tmp = directory / (MODEL_JSON + '.tmp')
+    tmp = directory / f'{MODEL_JSON}.{os.getpid()}.tmp'
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + '\n')
     tmp.replace(directory / MODEL_JSON)
   return directory
@@ -162,6 +255,7 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
   if meta['kind'] not in KINDS:
     raise errors.InputError(f'unknown kind {meta["kind"]!r}; known {KINDS}',
                             source=str(path), field='kind')
+  verify_identity(meta, str(path))
   return meta
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from zedoi_jax import errors
+from zedoi_jax import locks
 
 MANIFEST = 'manifest.json'
 
@@ -50,6 +51,8 @@ class ChunkStore:
     if not self.writer:
       return
     self.directory.mkdir(parents=True, exist_ok=True)
+    # Half-written chunks of a killed run (temporary names of dead pids).
+    locks.remove_stale_temps(self.directory)
     path = self.directory / MANIFEST
     if path.exists():
       try:
@@ -63,7 +66,7 @@ class ChunkStore:
             f'size differ): found {old}, expected {manifest}; use a fresh '
             'workdir', source=str(path), field='identity')
     else:
-      tmp = path.with_suffix('.tmp')
+      tmp = locks.temp_name(path)
       tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
       tmp.replace(path)
 
@@ -99,7 +102,7 @@ class ChunkStore:
                          f'{np.shape(v)[:1]}, expected {n}')
     if not self.writer:
       return
-    tmp = self.path(chunk).with_name(f'.tmp_{self.path(chunk).name}')
+    tmp = locks.temp_name(self.path(chunk))
     with open(tmp, 'wb') as f:
       np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
       f.flush()

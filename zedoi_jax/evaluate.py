@@ -60,6 +60,7 @@ from zedoi_jax import occlusion as occlusion_lib
 from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import skeleton
+from zedoi_jax import validity
 from zedoi_jax.errors import InputError
 
 SYRIP_NOTE = ('SyRIP 3D ground truth is weak: hand-corrected output of a '
@@ -76,7 +77,8 @@ TIMING_KEY = 'timing'
 METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
                'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
                'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
-               'reproj_error_px', 'per_joint_spread_mm', 'uncertainty')
+               'reproj_error_px', 'per_joint_spread_mm', 'uncertainty',
+               'num_scored', 'num_flagged', 'status_counts', 'flagged')
 
 
 @dataclasses.dataclass
@@ -101,25 +103,15 @@ class EvalSet:
   info: dict[str, Any]
 
 
-def _jsonable(value: Any) -> Any:
-  """numpy scalars/arrays -> Python; non-finite floats -> None."""
-  if isinstance(value, dict):
-    return {str(k): _jsonable(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_jsonable(v) for v in value]
-  if isinstance(value, np.ndarray):
-    return _jsonable(value.tolist())
-  if isinstance(value, np.generic):
-    value = value.item()
-  if isinstance(value, float) and not np.isfinite(value):
-    return None
-  return value
+_jsonable = validity.jsonable
 
 
 def write_json(path: pathlib.Path, obj: Any) -> None:
-  """Writes `obj` as indented JSON (numpy values converted)."""
-  tmp = path.with_name(path.name + '.tmp')
-  tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n')
+  """Writes `obj` as indented JSON (numpy values converted, non-finite
+  numbers as null)."""
+  tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
+  tmp.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) +
+                 '\n')
   tmp.replace(path)
 
 
@@ -353,8 +345,11 @@ def print_table(results: dict[str, Any]) -> None:
     m = results['variants'][name]
     rows.append((name + (' (oracle)' if name == 'best_of_s' else ''),
                  f'{m["mpjpe_mm"]:.1f}', f'{m["pa_mpjpe_mm"]:.1f}'))
+  flagged = results.get('num_flagged') or 0
   print(f'{results["dataset"]} split={results["split"]} '
         f'input_2d={results["input_2d"]} poses={results["num_poses"]} '
+        + (f'(scored {results["num_scored"]}, {flagged} flagged) '
+           if flagged else '') +
         f'S={results["num_hypotheses"]}' + (
             f' ({rate:.2f} poses/s)' if (rate := results.get(
                 TIMING_KEY, {}).get('poses_per_s')) else ''))
@@ -366,6 +361,9 @@ def print_table(results: dict[str, Any]) -> None:
                  f'{base["pa_mpjpe_mm"]:.1f}'))
   for r in rows:
     print(f'  {r[0]:<22}{r[1]:>10}{r[2]:>13}')
+  if flagged:
+    print(f'  {flagged} flagged pose(s) (NaN rows, left out of every metric):'
+          f' {results["status_counts"]}')
   if results['dataset'] == 'syrip':
     print('  ' + SYRIP_NOTE)
 
@@ -386,6 +384,7 @@ def model_identity(model, config) -> dict[str, Any]:
           'adapted': str(config.init.adapted or ''),
           'kind': model.meta.get('kind'),
           'fingerprint': model.meta.get('fingerprint'),
+          'model_fingerprint': model.meta.get('model_fingerprint'),
           'prior_fingerprint': model.meta.get('prior_fingerprint')}
 
 
@@ -507,8 +506,10 @@ def subset(es: EvalSet, rows: np.ndarray) -> EvalSet:
 
 def score_results(base: dict[str, Any], pred_poses: np.ndarray,
                   pred_min_reproj: np.ndarray, pred_mean: np.ndarray,
-                  gt: np.ndarray, reproj_error: np.ndarray
-                  ) -> dict[str, Any]:
+                  gt: np.ndarray, reproj_error: np.ndarray,
+                  status: np.ndarray | None = None,
+                  reasons: np.ndarray | None = None,
+                  rows: np.ndarray | None = None) -> dict[str, Any]:
   """results.json content: `base` (run description) plus the metrics.
 
   Shared by fit mode and `zedoi_jax.merge`, so merged shards score exactly
@@ -522,17 +523,44 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
     pred_mean: [N, J, 3] the joint-wise hypothesis mean.
     gt: [N, J, 3] metres.
     reproj_error: [N, S] pixels.
+    status: [N] `validity` status per row (None = all 'ok'); flagged rows
+      are left out of every metric and counted ('num_flagged').
+    reasons, rows: [N] each row's reason and global row, for the 'flagged'
+      list ({'row', 'status', 'reason'} per flagged row).
 
   Returns:
-    The results dict (metrics in millimetres).
+    The results dict (metrics in millimetres; null when no row is scored).
   """
   lay = skeleton.get_layout(base['evaluation_layout'])
-  variants = score(pred_poses, {'min_reproj': pred_min_reproj,
-                                'mean': pred_mean}, gt, lay.root_joints)
+  n_all = int(len(gt))
+  if status is None:
+    status = np.full(n_all, validity.OK)
+  status = np.asarray(status).astype(str)
+  keep = status == validity.OK
+  if keep.any():
+    variants = score(pred_poses[keep], {'min_reproj': pred_min_reproj[keep],
+                                        'mean': pred_mean[keep]}, gt[keep],
+                     lay.root_joints)
+  else:  # Nothing to score: every metric is null, not a number.
+    nan = float('nan')
+    empty = {'num_poses': 0, 'mpjpe_mm': nan, 'pa_mpjpe_mm': nan,
+             'pck150': nan, 'auc': nan,
+             'per_joint_mpjpe_mm': [nan] * lay.num_joints}
+    variants = {'min_reproj': dict(empty), 'mean': dict(empty),
+                'best_of_s': {'mpjpe_mm': nan, 'pa_mpjpe_mm': nan,
+                              'mean_over_hypotheses_mpjpe_mm': nan,
+                              'oracle': True}}
   head = variants['mean']
   results = dict(base)
   results.update({
-      'num_poses': int(len(gt)),
+      'num_poses': n_all,
+      'num_scored': int(keep.sum()),
+      'num_flagged': int((~keep).sum()),
+      'status_counts': validity.counts(status),
+      'flagged': [{'row': int(rows[i]) if rows is not None else int(i),
+                   'status': str(status[i]),
+                   'reason': str(reasons[i]) if reasons is not None else ''}
+                  for i in np.flatnonzero(~keep)],
       'num_hypotheses': int(pred_poses.shape[1]),
       'headline': ('mean: per pose the joint-wise mean of the root-centred '
                    'hypotheses (no ground truth used; with S = 1 the only '
@@ -543,11 +571,15 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
       'best_of_s_mpjpe_mm': variants['best_of_s']['mpjpe_mm'],
       'best_of_s_pa_mpjpe_mm': variants['best_of_s']['pa_mpjpe_mm'],
       'variants': variants,
-      'reproj_error_px': float(np.mean(reproj_error)),
-      # Mean over poses of `metrics.hypothesis_spread` (root-centred).
-      'per_joint_spread_mm': [float(v) * 1000.0 for v in np.asarray(
-          metrics.hypothesis_spread(pred_poses, root_joints=lay.root_joints)
-      ).mean(0)],
+      'reproj_error_px': (float(np.nanmean(reproj_error[keep]))
+                          if keep.any() and np.isfinite(
+                              reproj_error[keep]).any() else float('nan')),
+      # Mean over the scored poses of `metrics.hypothesis_spread`.
+      'per_joint_spread_mm': ([float(v) * 1000.0 for v in np.asarray(
+          metrics.hypothesis_spread(pred_poses[keep],
+                                    root_joints=lay.root_joints)).mean(0)]
+                              if keep.any() else [float('nan')] *
+                              lay.num_joints),
       'uncertainty': ('per_joint_spread_mm: mean over poses of the RMS '
                       'distance of the root-centred hypotheses from their '
                       'joint-wise mean (mm); per pose in predictions.npz '
@@ -658,6 +690,17 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
   if not main:
     return {'process_index': jax.process_index()}
 
+  # Rows the 2D cannot determine (or whose fit diverged) are NaN, flagged,
+  # and left out of the metrics.
+  status, reasons = validity.input_status(
+      es.inputs['keypoints'], es.inputs['confidence'],
+      min_confident_joints=cfg.min_confident_joints)
+  status, reasons = validity.output_status(
+      status, reasons, out['pose_mean'], out['translation_mean'])
+  for k in ('pose', 'pose_min_reproj', 'pose_mean', 'translation',
+            'reproj_error'):
+    out[k] = validity.mask_rows(out[k], status)
+  out['status'] = status
   to_eval = lambda p: np.asarray(skeleton.convert(p, model_layout,
                                                   es.eval_layout))
   lay = skeleton.get_layout(es.eval_layout)
@@ -676,11 +719,15 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
     base['shard'] = {'index': int(pc.shard_index),
                      'count': int(pc.num_shards)}
   results = score_results(base, pred_all, aggregates['min_reproj'],
-                          aggregates['mean'], es.gt, out['reproj_error'])
-  results['bone_length_ratio'] = bone_length_ratio(aggregates['mean'],
-                                                   es.gt, lay)
+                          aggregates['mean'], es.gt, out['reproj_error'],
+                          status=status, reasons=np.array(reasons),
+                          rows=out['row'])
+  scored = np.asarray(status).astype(str) == validity.OK
+  results['bone_length_ratio'] = (bone_length_ratio(
+      aggregates['mean'][scored], es.gt[scored], lay) if scored.any()
+                                  else float('nan'))
   results['baseline'] = mean_pose_baseline(
-      model.meta, es.gt, model_layout, es.eval_layout,
+      model.meta, es.gt[scored], model_layout, es.eval_layout,
       root_joints=lay.root_joints)
   timing = out['timing']
   results[TIMING_KEY] = dict(
@@ -700,6 +747,7 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
       translation=out['translation'], rotation=out['rotation'],
       reproj_error=out['reproj_error'], ids=out['id'], rows=out['row'],
       best_hypothesis=out['best_hypothesis'],
+      status=status, reason=np.array(reasons, dtype=str),
       num_rows_total=np.int64(num_rows_total),
       joint_names=np.array(lay.joint_names),
       model_joint_names=np.array(skeleton.get_layout(model_layout)
@@ -710,7 +758,8 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                      'fit/pa_mpjpe_mm': head['pa_mpjpe_mm'],
                      'fit/best_of_s_mpjpe_mm':
                          results['variants']['best_of_s']['mpjpe_mm'],
-                     'fit/poses_per_s': results[TIMING_KEY]['poses_per_s']})
+                     'fit/poses_per_s': results[TIMING_KEY]['poses_per_s'],
+                     'fit/num_flagged': results['num_flagged']})
   writer.close()
   if config.eval.pictures:
     _pictures(workdir / 'pictures', es, out, pred_all, aggregates, model,
@@ -731,7 +780,10 @@ def _pictures(folder, es, out, pred_all, aggregates, model, cfg, fit_rng,
   """GT vs prediction grid, per-joint errors, reprojection, trajectories."""
   from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
   num = max(1, min(num, len(es.gt)))
-  pick = np.arange(num)
+  # The first confident poses: flagged rows have nothing to draw.
+  pick = np.flatnonzero(out['status'] == validity.OK)[:num]
+  if not len(pick):
+    return
   viz.skeleton_grid([es.gt[pick], aggregates['mean'][pick]],
                     es.eval_layout, folder / 'gt_vs_pred.png',
                     titles=['ground truth', 'prediction'])

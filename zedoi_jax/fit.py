@@ -115,6 +115,9 @@ class FitConfig:
       along the root ray) | 'size' (the depth at which the prior sample's
       spread matches the keypoints' 2D spread; IPO's scale clamp is then
       relative to it).
+    min_confident_joints: fit and lift flag (NaN row, status
+      'too_few_joints') a pose with fewer joints of confidence > 0 in the
+      model layout (`zedoi_jax.validity`); the fit itself ignores it.
   """
   ipo_steps: int = 500
   ipo_lr: float = 0.1
@@ -137,6 +140,7 @@ class FitConfig:
   layout: str = 'h36m17'
   init_sample_method: str = 'em'
   init_depth: str = 'fixed'
+  min_confident_joints: int = 4
 
   def __post_init__(self):
     for name in ('ipo_steps', 'oil_steps', 'solve_t_last',

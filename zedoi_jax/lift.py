@@ -21,8 +21,11 @@ Writes workdir/lifted.npz (poses_3d [N, 17, 3] metres, camera frame, root-
 relative; translation [N, 3]; poses_3d_abs = poses_3d + translation;
 reproj_error [N] px; joint_names; rows [N], each pose's row in the input;
 frame [N] and track [N] (-1 = unknown); joint_spread_mm [N, 17], the
-hypotheses' per-joint spread, see UNCERTAINTY),
-workdir/lifted.json (the same per pose, with units and frame spelled out)
+hypotheses' per-joint spread, see UNCERTAINTY;
+status [N] and reason [N]: `zedoi_jax.validity` flags a pose with fewer
+than `config.fit.min_confident_joints` confident joints, keypoints on one
+pixel or a diverged fit, and its row is NaN), workdir/lifted.json (the same
+per pose, with units and frame spelled out; non-finite values are null)
 and, if `config.lift.pictures`, PNGs of 3D skeletons and of the
 reprojection over the input 2D; `config.lift.export` adds TRC / BVH / CSV /
 GIF files (`zedoi_jax.export`).
@@ -65,6 +68,8 @@ from zedoi_jax import parallel
 from zedoi_jax import progress
 from zedoi_jax import skeleton
 from zedoi_jax import video
+from zedoi_jax import validity
+from zedoi_jax.data import checks
 from zedoi_jax.errors import InputError
 
 FRAME = ('camera frame (OpenCV): x right, y down, z forward; metres; '
@@ -81,15 +86,13 @@ UNCERTAINTY = ('joint_spread_mm: per joint, the root-mean-square distance '
 
 def load_camera(path: str) -> np.ndarray:
   """A 3x3 K from .npy, .json (a nested list or {'K': ...}) or .txt."""
-  p = pathlib.Path(path)
-  if not p.is_file():
-    raise FileNotFoundError(f'camera file not found: {p}')
+  p = checks.require_file(path, 'camera file')
   suffix = p.suffix.lower()
   try:
     if suffix == '.npy':
-      k = np.load(p, allow_pickle=False)
+      k = checks.load_npy(p, 'camera K (.npy)')
     elif suffix == '.json':
-      doc = json.loads(p.read_text())
+      doc = checks.load_json(p, 'camera K (.json)')
       k = np.asarray(doc['K'] if isinstance(doc, dict) else doc, np.float64)
     elif suffix in ('.txt', '.csv'):
       with warnings.catch_warnings():
@@ -175,18 +178,20 @@ def load_input(path: str, layout: str, *, image_width: int = 0,
                                                     d['file_name'])]
   elif suffix in ('.npy', '.npz'):
     try:
+      # The guarded loaders check each header against the file's size
+      # before numpy allocates what it claims.
       if suffix == '.npy':
-        arr = np.load(p, allow_pickle=False)
+        arr = checks.load_npy(p, 'lift input array')
         field = 'array'
       else:
-        with np.load(p, allow_pickle=False) as z:
-          keys = list(z.keys())
-          field = next((k for k in ('keypoints', 'keypoints_2d', 'poses_2d')
-                        if k in keys), keys[0] if len(keys) == 1 else None)
-          if field is None:
-            raise InputError(f'npz holds {keys}; name the array '
-                             "'keypoints'", source=src, field='keypoints')
-          arr = z[field]
+        z = checks.load_npz(p, 'lift input arrays')
+        keys = list(z.keys())
+        field = next((k for k in ('keypoints', 'keypoints_2d', 'poses_2d')
+                      if k in keys), keys[0] if len(keys) == 1 else None)
+        if field is None:
+          raise InputError(f'npz holds {keys}; name the array '
+                           "'keypoints'", source=src, field='keypoints')
+        arr = z[field]
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile,
             zlib.error) as e:
       # Truncated or corrupt files fail inside numpy / zipfile / zlib.
@@ -246,7 +251,9 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str,
     if k.ndim == 3 and k.shape[0] != n:
       raise InputError(f'{k.shape[0]} cameras for {n} poses',
                        source=cam_path, field='K')
-    return np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
+    k = np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
+    validity.check_camera(k, wh, source=cam_path)
+    return k
   if (wh <= 0).any():
     raise InputError(
         'no camera and no image size: the input carries no image '
@@ -339,11 +346,11 @@ def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
 
 def _reprojection_error(pose_abs: np.ndarray,
                         inputs: dict[str, np.ndarray]) -> np.ndarray:
-  """Confidence-weighted mean pixel error [N] of camera-frame poses."""
+  """Confidence-weighted mean pixel error [N] of camera-frame poses (NaN
+  where nothing was visible)."""
   proj = np.asarray(camera.project(pose_abs, inputs['K']))
-  d = np.linalg.norm(proj - inputs['keypoints'], axis=-1)
-  w = inputs['confidence']
-  return (w * d).sum(-1) / np.maximum(w.sum(-1), 1e-8)
+  return validity.reprojection_error(proj, inputs['keypoints'],
+                                     inputs['confidence'])
 
 
 def lift(config: ml_collections.ConfigDict,
@@ -402,6 +409,8 @@ def lift(config: ml_collections.ConfigDict,
                       image_height=height, fmt=lc.get('format', 'auto'))
   src = data['source']
   layout = data['layout']
+  validity.check_keypoint_bounds(data['keypoints'], data['image_wh'],
+                                 source=src)
   cam_info = camera_setup(data, lc.camera, lc.get('camera_name', ''),
                           undistort=bool(lc.get('undistort', True)))
   K = cam_info['K']
@@ -475,15 +484,25 @@ def lift(config: ml_collections.ConfigDict,
   pose = out['pose_mean']
   n = len(pose)
   trans = out['translation_mean']
+  # Rows the 2D cannot determine, or whose fit diverged: NaN, with a reason.
+  status, reasons = validity.input_status(
+      shard_inputs['keypoints'], shard_inputs['confidence'],
+      min_confident_joints=cfg.min_confident_joints)
   err = _reprojection_error(pose + trans[:, None], shard_inputs)
+  status, reasons = validity.output_status(status, reasons, pose, trans, err)
+  pose = validity.mask_rows(pose, status)
+  trans = validity.mask_rows(trans, status)
+  hyps = validity.mask_rows(out['pose'], status)
+  err = validity.mask_rows(err, status)
+  num_flagged = int((status != validity.OK).sum())
   names = list(skeleton.get_layout(model_layout).joint_names)
   frames = np.asarray(data['frame'])[out['row']]
   tracks = np.asarray(data['track'])[out['row']]
   # Uncertainty: per joint, the RMS distance (mm) of the root-centred
   # hypotheses from their mean (the reported pose); 0 with S = 1.
-  spread = np.asarray(metrics.hypothesis_spread(
+  spread = validity.mask_rows(np.asarray(metrics.hypothesis_spread(
       out['pose'], root_joints=skeleton.get_layout(model_layout).root_joints
-  )) * 1000.0
+  )) * 1000.0, status)
   npz_path = workdir / 'lifted.npz'
   np.savez_compressed(
       npz_path, frame=frames, track=tracks,
@@ -492,7 +511,8 @@ def lift(config: ml_collections.ConfigDict,
       translation=trans.astype(np.float32),
       poses_3d_abs=(pose + trans[:, None]).astype(np.float32),
       reproj_error=err.astype(np.float32), joint_names=np.array(names),
-      hypotheses_3d=out['pose'].astype(np.float32),
+      hypotheses_3d=hyps.astype(np.float32),
+      status=status, reason=np.array(reasons, dtype=str),
       K=shard_inputs['K'], rows=out['row'],
       num_rows_total=np.int64(num_rows_total),
       **{k: out[k] for k in ('valid', 'track', 'frame') if k in out})
@@ -509,10 +529,17 @@ def lift(config: ml_collections.ConfigDict,
       'fit_config': dataclasses.asdict(cfg),
       'nan_keypoints': int(inputs['num_nan']),
       'num_rows_total': num_rows_total,
+      'null': ('a value that is not a finite number (a flagged pose, the '
+               'reprojection error of a pose with nothing visible) is null'),
+      'min_confident_joints': cfg.min_confident_joints,
+      'num_flagged': num_flagged,
+      'status_counts': validity.counts(status),
       'poses': [{'row': int(out['row'][i]),
                  'name': data['names'][out['row'][i]],
                  'frame': int(frames[i]), 'track': int(tracks[i]),
                  'joint_spread_mm': spread[i].round(2).tolist(),
+                 'status': str(status[i]),
+                 **({'reason': reasons[i]} if reasons[i] else {}),
                  'pose_3d': pose[i].round(5).tolist(),
                  'translation': trans[i].round(5).tolist(),
                  'reproj_error_px': round(float(err[i]), 3)}
@@ -532,22 +559,26 @@ def lift(config: ml_collections.ConfigDict,
                        devices=jax.device_count(),
                        processes=jax.process_count())
   json_path = workdir / 'lifted.json'
-  json_path.write_text(json.dumps(doc, indent=1) + '\n')
+  json_path.write_text(json.dumps(validity.jsonable(doc), indent=1,
+                                  allow_nan=False) + '\n')
   pictures = []
-  if lc.pictures:
+  ok = status == validity.OK
+  # Pictures of the first confident poses (flagged rows have nothing to
+  # draw).
+  sel = np.flatnonzero(ok)[:max(1, int(config.eval.num_pictures))]
+  if lc.pictures and len(sel):
     from zedoi_jax import viz  # pylint: disable=g-import-not-at-top
-    num = max(1, min(int(config.eval.num_pictures), n))
-    pictures.append(viz.skeleton_grid([pose[:num]], model_layout,
+    pictures.append(viz.skeleton_grid([pose[sel]], model_layout,
                                       workdir / 'lifted_3d.png',
                                       titles=['lifted 3D']))
-    proj = np.asarray(camera.project(pose[:num] + trans[:num, None],
-                                     shard_inputs['K'][:num]))
-    wh = np.asarray(data['image_wh'])[out['row'][:num]]
+    proj = np.asarray(camera.project(pose[sel] + trans[sel, None],
+                                     shard_inputs['K'][sel]))
+    wh = np.asarray(data['image_wh'])[out['row'][sel]]
     pictures.append(viz.reprojection_overlay(
-        shard_inputs['keypoints'][:num], proj, model_layout,
+        shard_inputs['keypoints'][sel], proj, model_layout,
         workdir / 'lifted_reprojection.png',
         image_wh=wh if (wh > 0).all() else None,
-        confidence=shard_inputs['confidence'][:num]))
+        confidence=shard_inputs['confidence'][sel]))
   exports = []
   if export_formats:
     proj_all = np.asarray(camera.project(pose + trans[:, None],
@@ -568,10 +599,17 @@ def lift(config: ml_collections.ConfigDict,
                    model_layout, picture_path=workdir / 'lifted_video.png',
                    show_progress=None if config.progress else False)
       pictures += [workdir / 'lifted_video.mp4', workdir / 'lifted_video.png']
-  logging.info('lifted %d poses from %s: mean reprojection error %.2f px; '
-               'wrote %s', n, src, float(np.nanmean(err)), npz_path)
+  mean_err = float(err[ok].mean()) if ok.any() else float('nan')
+  flagged = (f'; {num_flagged} flagged (NaN rows, see status/reason in '
+             f'{json_path.name}): {validity.counts(status)}'
+             if num_flagged else '')
+  logging.info('lifted %d poses from %s: mean reprojection error %.2f px '
+               'over %d confident poses%s; wrote %s', n, src, mean_err,
+               int(ok.sum()), flagged, npz_path)
   print(f'lifted {n} poses -> {npz_path}, {json_path} '
-        f'(mean reprojection error {float(np.nanmean(err)):.2f} px)')
-  return {'num_poses': n, 'npz': str(npz_path),
+        f'(mean reprojection error {mean_err:.2f} px over {int(ok.sum())} '
+        f'confident poses{flagged})')
+  return {'num_poses': n, 'num_flagged': num_flagged,
+          'npz': str(npz_path),
           'json': str(json_path), 'pictures': [str(p) for p in pictures],
           'exports': exports}

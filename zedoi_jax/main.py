@@ -1,7 +1,8 @@
 r"""Command-line entry point: `python -m zedoi_jax.main --config=... --workdir=...`.
 
-Parses flags, writes `workdir/config.json`, and hands the config to the
-entry function of `config.mode`. Override any field with
+Parses flags, takes the workdir's lock (one run per workdir), writes
+`workdir/config.json`, and hands the config to the entry function of
+`config.mode`. Override any field with
 `--config.<a>.<b>=value`; the config is locked, so a misspelt field fails.
 
   python -m zedoi_jax.main --config=configs/syrip.py --workdir=/tmp/syrip
@@ -95,12 +96,15 @@ def _main(argv):
                       process_id=int(pc.process_id))
   logging.info('process %d of %d', parallel.process_index(),
                parallel.process_count())
-  runs.start(config, workdir)
-  module_name, fn_name = MODES[config.mode].split(':')
-  entry = getattr(importlib.import_module(module_name), fn_name)
-  logging.info('mode %s, workdir %s', config.mode, workdir)
-  with runs.timed(workdir, config.mode):
-    entry(config, workdir)
+  with runs.lock(workdir):
+    runs.start(config, workdir)
+    module_name, fn_name = MODES[config.mode].split(':')
+    entry = getattr(importlib.import_module(module_name), fn_name)
+    logging.info('mode %s, workdir %s', config.mode, workdir)
+    with runs.timed(workdir, config.mode):
+      entry(config, workdir)
+    if parallel.process_index() == 0:
+      runs.write_config(config, workdir, finished=True)
 
 
 if __name__ == '__main__':

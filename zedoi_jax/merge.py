@@ -25,7 +25,6 @@ import json
 import os
 import pathlib
 from typing import Any, Sequence
-import zipfile
 
 from absl import app
 from absl import flags
@@ -52,11 +51,9 @@ def _load_json(path: pathlib.Path) -> dict[str, Any]:
 
 
 def _load_npz(path: pathlib.Path) -> dict[str, np.ndarray]:
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      return {k: z[k] for k in z.files}
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise InputError(f'cannot read npz ({e!r})', source=str(path)) from e
+  # The guarded loader: headers checked before anything is allocated.
+  from zedoi_jax.data import checks  # pylint: disable=g-import-not-at-top
+  return checks.load_npz(path, 'shard outputs')
 
 
 def load_shard(directory: str | os.PathLike) -> dict[str, Any]:
@@ -133,7 +130,7 @@ def _job_description(doc: dict[str, Any], kind: str) -> dict[str, Any]:
     from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
     skip = set(evaluate.METRIC_KEYS) | set(PER_SHARD_KEYS)
   else:
-    skip = set(PER_SHARD_KEYS) | {'poses'}
+    skip = set(PER_SHARD_KEYS) | {'poses', 'num_flagged', 'status_counts'}
   return {k: v for k, v in doc.items() if k not in skip}
 
 
@@ -205,7 +202,9 @@ def merge(out: str | os.PathLike,
     from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
     doc = evaluate.score_results(
         job, merged['pred_poses'], merged['pred_min_reproj'],
-        merged['pred_mean'], merged['gt'], merged['reproj_error'])
+        merged['pred_mean'], merged['gt'], merged['reproj_error'],
+        status=merged.get('status'), reasons=merged.get('reason'),
+        rows=merged.get('rows'))
     doc[evaluate.TIMING_KEY] = timing
     np.savez_compressed(out / arr_name, **merged)
     evaluate.write_json(out / doc_name, doc)
@@ -213,6 +212,10 @@ def merge(out: str | os.PathLike,
     poses = [p for s in shards for p in s['doc'].get('poses', [])]
     poses.sort(key=lambda p: p['row'])
     doc = dict(job, poses=poses, timing=timing)
+    if 'status' in merged:
+      from zedoi_jax import validity  # pylint: disable=g-import-not-at-top
+      doc['num_flagged'] = int((merged['status'] != validity.OK).sum())
+      doc['status_counts'] = validity.counts(merged['status'])
     np.savez_compressed(out / arr_name, **merged)
     (out / doc_name).write_text(json.dumps(doc, indent=1) + '\n')
   print(f'merged {len(shards)} {kind} shard(s), {num_rows} rows -> {out}')

@@ -32,9 +32,9 @@ def _to_json(value: Any) -> Any:
   if isinstance(value, (list, tuple)):
     return [_to_json(v) for v in value]
   if hasattr(value, 'tolist') and not isinstance(value, (str, bytes)):
-    return np.asarray(value).tolist()
+    return _to_json(np.asarray(value).tolist())
   if isinstance(value, float) and not math.isfinite(value):
-    return str(value)
+    return None  # JSON null: non-finite values are never written as numbers
   return value
 
 

@@ -1,8 +1,16 @@
 """Run bookkeeping shared by every mode: config.json, start/end rows, devices.
 
-Every run writes `workdir/config.json` (the resolved config) and appends a
-`run/start` and a `run/end` row (with wall time and status) to
-`workdir/metrics.jsonl`, so a sweep's workdirs describe themselves.
+Every run holds the workdir's lock (`lock`, `zedoi_jax.locks`: one run per
+workdir; process 0 of a multi-process job holds it for all), writes
+`workdir/config.json` (the resolved config) and appends a `run/start` and a
+`run/end` row (with wall time and status) to `workdir/metrics.jsonl`, so a
+sweep's workdirs describe themselves.
+
+config.json is written once the config's settings have been checked
+(`write_config`): at the start into a workdir without one, or - when the
+workdir holds the config.json of an earlier run with other settings - only
+after this run has succeeded, so a run refused for mixing settings (chunks,
+checkpoints of another job) leaves the earlier run's config.json alone.
 """
 
 from __future__ import annotations
@@ -18,7 +26,10 @@ from absl import logging
 import jax
 import ml_collections
 
+from zedoi_jax import locks
 from zedoi_jax import progress
+
+CONFIG_JSON = 'config.json'
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -51,9 +62,59 @@ def quiet_backend_probe() -> None:
     logger.addFilter(_QuietBackendProbe())
 
 
+@contextlib.contextmanager
+def lock(workdir: str | os.PathLike):
+  """The workdir's lock for the run (process 0 only; others share it).
+
+  Raises:
+    locks.WorkdirBusy: another live process runs in `workdir`.
+  """
+  if jax.process_index() == 0:
+    with locks.hold(workdir):
+      yield
+  else:
+    yield
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """The settings checks that need no data: fit settings (fit/lift)."""
+  if config.get('mode') in ('fit', 'lift') and 'fit' in config:
+    # Imported here: the fit module pulls in the compiled code.
+    from zedoi_jax import fit  # pylint: disable=g-import-not-at-top
+    fit.FitConfig.from_dict(config.fit.to_dict())
+
+
+def write_config(config: ml_collections.ConfigDict,
+                 workdir: str | os.PathLike, *, finished: bool) -> bool:
+  """Writes workdir/config.json (atomically) unless that would replace an
+  earlier run's other settings before this run has `finished`.
+
+  Returns:
+    Whether config.json now holds `config`.
+  """
+  path = pathlib.Path(workdir) / CONFIG_JSON
+  text = json.dumps(config.to_dict(), indent=2, sort_keys=True) + '\n'
+  if path.exists():
+    try:
+      same = path.read_text() == text
+    except OSError:
+      same = False
+    if same:
+      return True
+    if not finished:
+      logging.info('%s holds an earlier run with other settings: kept, and '
+                   'replaced only if this run succeeds', path)
+      return False
+  tmp = locks.temp_name(path)
+  tmp.write_text(text)
+  tmp.replace(path)
+  return True
+
+
 def start(config: ml_collections.ConfigDict,
           workdir: str | os.PathLike) -> pathlib.Path:
-  """Creates the workdir, logs the devices, writes config.json."""
+  """Creates the workdir, logs the devices, checks the config and writes
+  config.json (see `write_config`); call it holding `lock`."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   quiet_libraries()
@@ -61,9 +122,9 @@ def start(config: ml_collections.ConfigDict,
                jax.__version__, jax.device_count(),
                ', '.join(str(d) for d in jax.local_devices()),
                jax.process_index(), jax.process_count())
+  check_config(config)
   if jax.process_index() == 0:
-    (workdir / 'config.json').write_text(
-        json.dumps(config.to_dict(), indent=2, sort_keys=True) + '\n')
+    write_config(config, workdir, finished=False)
   return workdir
 
 

@@ -264,7 +264,8 @@ def load_training_poses(data_cfg: dict) -> tuple[np.ndarray, dict]:
                   split=data_cfg.get('prior_split') or 'all',
                   min_pose_distance=data_cfg.get('min_pose_distance', 0.01),
                   h36m_npz=data_cfg.get('h36m_npz') or None,
-                  h36m_subjects=data_cfg.get('h36m_subjects') or 'S1')
+                  h36m_subjects=data_cfg.get('h36m_subjects') or 'S1',
+                  allow_pickle=bool(data_cfg.get('allow_pickle', False)))
     if name == 'h36m':
       if not kwargs['h36m_npz']:
         raise errors.InputError('data.name=h36m needs data.h36m_npz',

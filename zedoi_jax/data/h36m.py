@@ -16,7 +16,10 @@ Layouts (VideoPose3D `data/prepare_data_h36m.py`):
 - `data_2d_custom_<name>.npz`: `positions_2d` = {video: {'custom':
   [[T, J, 2]]}}, `metadata['video_metadata'][video] = {'w': .., 'h': ..}`.
 
-These files hold pickled objects: only load files you trust.
+These files hold pickled objects, and unpickling a file executes code from
+it: every loader here refuses to read one unless called with
+`allow_pickle=True` (config: `--config.data.allow_pickle=True`), which a
+user should set only for files from a source they trust.
 
 NaN policy: NaN/inf anywhere in a pose array is an `InputError` (naming
 the subject, action and camera). VideoPose3D's preparation fills missing
@@ -49,6 +52,19 @@ H36M32_KEPT = tuple(j for j in range(32) if j not in H36M32_REMOVED)
 # Positions beyond this many metres from the origin are not metres (the
 # Human3.6M capture volume is a few metres wide); usually millimetres.
 _MAX_ABS_METRES = 100.0
+
+
+def _trusted_npz(path: PathLike, what: str, allow_pickle: bool
+                 ) -> dict[str, np.ndarray]:
+  """The npz's arrays, read only when the caller allowed unpickling."""
+  p = checks.require_file(path, what)
+  if not allow_pickle:
+    raise InputError(
+        f'{what} stores pickled Python objects, and reading it executes code '
+        'from the file; refused. Set --config.data.allow_pickle=True (or '
+        'allow_pickle=True) only if you trust where the file came from',
+        source=str(p), field='data.allow_pickle')
+  return checks.load_npz(p, what, allow_pickle=True)
 
 
 def _unpickle_dict(data: dict[str, np.ndarray], key: str, src: str) -> dict:
@@ -122,13 +138,16 @@ def _check_symmetry(metadata: dict, num_joints: int | None,
                        f'{num_joints - 1}', source=src, field=field)
 
 
-def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None
+def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None, *,
+                 allow_pickle: bool = False
                  ) -> dict[str, dict[str, np.ndarray]]:
   """Reads VideoPose3D's `data_3d_h36m.npz`.
 
   Args:
     path: the .npz file (key `positions_3d`).
     subjects: subjects to keep, e.g. ('S1', 'S5'); None keeps all.
+    allow_pickle: must be True to read the file at all: unpickling executes
+      code from it (only for files you trust).
 
   Returns:
     {subject: {action: [T, 17, 3] float32}}, metres, world frame (as in the
@@ -141,8 +160,8 @@ def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None
       a subject not in the file, a wrong joint count or shape, non-finite
       values, or values too large to be metres.
   """
-  data = checks.load_npz(path, 'Human3.6M 3D poses (data_3d_h36m.npz)',
-                         allow_pickle=True)
+  data = _trusted_npz(path, 'Human3.6M 3D poses (data_3d_h36m.npz)',
+                      allow_pickle)
   src = str(path)
   positions = _unpickle_dict(data, 'positions_3d', src)
   if subjects is not None:
@@ -175,8 +194,8 @@ def load_h36m_3d(path: PathLike, subjects: Iterable[str] | None = None
   return out
 
 
-def load_h36m_2d(path: PathLike) -> tuple[dict[str, dict[str, list]],
-                                          dict[str, Any]]:
+def load_h36m_2d(path: PathLike, *, allow_pickle: bool = False
+                 ) -> tuple[dict[str, dict[str, list]], dict[str, Any]]:
   """Reads VideoPose3D's `data_2d_h36m_<detector>.npz`.
 
   Args:
@@ -194,8 +213,8 @@ def load_h36m_2d(path: PathLike) -> tuple[dict[str, dict[str, list]],
       keys, joint counts that disagree with `metadata['num_joints']`, bad
       shapes or non-finite values.
   """
-  data = checks.load_npz(path, 'Human3.6M 2D keypoints (data_2d_h36m_*.npz)',
-                         allow_pickle=True)
+  data = _trusted_npz(path, 'Human3.6M 2D keypoints (data_2d_h36m_*.npz)',
+                      allow_pickle)
   src = str(path)
   positions = _unpickle_dict(data, 'positions_2d', src)
   metadata = _unpickle_dict(data, 'metadata', src)
@@ -224,8 +243,8 @@ def load_h36m_2d(path: PathLike) -> tuple[dict[str, dict[str, list]],
   return out, metadata
 
 
-def load_custom_2d(path: PathLike) -> tuple[dict[str, dict[str, Any]],
-                                            dict[str, Any]]:
+def load_custom_2d(path: PathLike, *, allow_pickle: bool = False
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
   """Reads VideoPose3D's `data_2d_custom_<name>.npz` (detections on videos).
 
   Args:
@@ -242,8 +261,8 @@ def load_custom_2d(path: PathLike) -> tuple[dict[str, dict[str, Any]],
     InputError: naming the file and the video for a missing 'custom' entry
       or video size, bad shapes or non-finite values.
   """
-  data = checks.load_npz(path, 'custom 2D keypoints (data_2d_custom_*.npz)',
-                         allow_pickle=True)
+  data = _trusted_npz(path, 'custom 2D keypoints (data_2d_custom_*.npz)',
+                      allow_pickle)
   src = str(path)
   positions = _unpickle_dict(data, 'positions_2d', src)
   metadata = _unpickle_dict(data, 'metadata', src)

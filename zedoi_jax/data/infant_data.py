@@ -108,12 +108,11 @@ def load_generated_poses(path: PathLike) -> np.ndarray:
     [M, 17, 3] float32, re-centred on the pelvis.
   """
   path = pathlib.Path(path)
-  checks.require_file(path, 'generated poses (adapt.augment_with)')
-  with np.load(path) as f:
-    if GENERATED_KEY not in f:
-      raise InputError(f'no array {GENERATED_KEY!r}; found {list(f.keys())}',
-                       source=str(path), field=GENERATED_KEY)
-    poses = f[GENERATED_KEY]
+  f = checks.load_npz(path, 'generated poses (adapt.augment_with)')
+  if GENERATED_KEY not in f:
+    raise InputError(f'no array {GENERATED_KEY!r}; found {list(f.keys())}',
+                     source=str(path), field=GENERATED_KEY)
+  poses = f[GENERATED_KEY]
   poses = checks.check_array(poses, source=str(path), field=GENERATED_KEY,
                              shape=(None, 17, 3))
   if len(poses) == 0:

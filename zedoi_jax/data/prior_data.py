@@ -258,7 +258,8 @@ def load_prior_poses(*, mocap_files: str | Sequence[str] | None = None,
                      sample_hz: float = 0.0,
                      min_pose_distance: float = 0.01,
                      split: str = 'all',
-                     return_summary: bool = False):
+                     return_summary: bool = False,
+                     allow_pickle: bool = False):
   """Loads the prior's training poses.
 
   Args:
@@ -280,6 +281,8 @@ def load_prior_poses(*, mocap_files: str | Sequence[str] | None = None,
       of the held-out CMU subjects), 'val' or 'test'. Human3.6M is not split
       here (use `h36m_subjects`).
     return_summary: also return a JSON-able summary of what was loaded.
+    allow_pickle: needed to read `h36m_npz` (a pickle: reading it executes
+      code from the file; `h36m.load_h36m_3d`).
 
   Returns:
     [N, 17, 3] float32 metres, camera-style frame (x right, y down, z
@@ -315,7 +318,8 @@ def load_prior_poses(*, mocap_files: str | Sequence[str] | None = None,
     if isinstance(h36m_subjects, str):
       h36m_subjects = [s.strip() for s in h36m_subjects.split(',')
                        if s.strip()]
-    data = h36m.load_h36m_3d(h36m_npz, subjects=list(h36m_subjects))
+    data = h36m.load_h36m_3d(h36m_npz, subjects=list(h36m_subjects),
+                             allow_pickle=allow_pickle)
     for subject in sorted(data):
       for action in sorted(data[subject]):
         positions = data[subject][action]
