@@ -4,7 +4,7 @@ The optional `video` extra (`pip install -e '.[video]'`: mediapipe, which
 brings OpenCV) adds a 2D detector that works offline: MediaPipe's BlazePose
 (Apache-2.0), whose two model files ship inside this package as
 `zedoi_jax/detector/pose_landmarker_full.task` (made once by
-tools/make_pose_task.py from the mediapipe 0.10.21 wheel; licence notice in
+experiments/make_pose_task.py from the mediapipe 0.10.21 wheel; licence notice in
 zedoi_jax/detector/). Nothing is downloaded at run time.
 
 One person per frame. BlazePose's 33 landmarks are reduced to COCO-17

@@ -10,7 +10,7 @@ done first; an adaptation (control / finetune) gets the complete fingerprint
 of the given prior whose parameter fingerprint it records
 (`prior_model_fingerprint`).
 
-  PYTHONPATH=$PWD python scripts/refingerprint_models.py \
+  PYTHONPATH=$PWD python experiments/refingerprint_models.py \
       zedoi_jax/checkpoints/*
 
 Exports written by `checkpoint.export_model` already carry it.

@@ -14,7 +14,7 @@ Run it in a throwaway environment that has mediapipe 0.10.21 (which pins
 numpy<2, so never in the project's environment):
 
   python3.11 -m venv /tmp/mp021 && /tmp/mp021/bin/pip install mediapipe==0.10.21
-  /tmp/mp021/bin/python tools/make_pose_task.py --check
+  /tmp/mp021/bin/python experiments/make_pose_task.py --check
 
 Input normalisation, as in the legacy graphs that ran these models
 (pose_detection_cpu: image-to-tensor range [-1, 1]; pose_landmark_by_roi_cpu:
