@@ -1,10 +1,15 @@
-r"""The shipped adult prior: ScoreNet trained on the CMU mocap takes.
+r"""The v1 adult prior recipe: ScoreNet trained on the four CMU takes.
+
+No longer shipped: zedoi_jax/checkpoints/cmu_prior is now the v2 prior of
+configs/cmu_prior_v2.py (29k poses, held-out subjects). This recipe stays
+for comparison (experiments/RESULTS.md "Prior v2") and as the small quick
+smoke-test run.
 
 Command (from the repository root):
 
   python -m zedoi_jax.main --config=configs/cmu_prior.py \
       --workdir=/tmp/prior_run \
-      --config.train.export_dir=zedoi_jax/checkpoints/cmu_prior
+      --config.train.export_dir=W/model
 
 Data: the four CMU takes in data.root/cmu (01_01 from ASF/AMC, 131_01..03
 from BVH), every 4th frame, near-duplicates (< 1 cm mean joint distance to

@@ -49,7 +49,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
   # Infants by default: the adapted model and its best measured noise level
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
-  config.fit.t_max = 0.2
+  config.fit.t_max = syrip.T_MAX
   # OIL schedule chosen on the SyRIP validation split (configs/syrip.py).
   config.fit.oil_steps = syrip.OIL_STEPS
   config.fit.solve_t_last = syrip.SOLVE_T_LAST
