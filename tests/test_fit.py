@@ -271,7 +271,7 @@ class PrepareInputsTest(absltest.TestCase):
 
   def test_errors_name_source_and_field(self):
     with self.assertRaisesRegex(InputError, r'x\.npy.*layout.*unknown'):
-      fit.prepare_inputs(np.zeros((2, 17, 2)), K=K, layout='coco18',
+      fit.prepare_inputs(np.zeros((2, 17, 2)), K=K, layout='coco19',
                          source='x.npy')
     with self.assertRaisesRegex(InputError, r'x\.npy.*keypoints.*14'):
       fit.prepare_inputs(np.zeros((2, 14, 2)), K=K, layout='coco17',

@@ -184,7 +184,8 @@ class FitFlagsTest(TinyPriorTestCase):
   def test_flagged_rows_leave_the_metrics_and_are_listed(self):
     workdir = self.tmp / 'cmu'
     config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,
-                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'))
+                         mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'),
+                         split='all')
     config.eval.pictures = False
     config.fit.min_confident_joints = 18  # more than the 17 joints: all
     results = evaluate.fit_and_evaluate(config, workdir)

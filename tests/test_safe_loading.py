@@ -54,7 +54,9 @@ class SafeLoadingTest(absltest.TestCase):
   def test_a_directory_is_reported_as_a_directory(self):
     folder = self.tmp / 'folder.npy'
     folder.mkdir()
-    with self.assertRaisesRegex(FileNotFoundError, 'is a directory.*folder'):
+    # A folder can be a detector's output (OpenPose, MMPose): one with no
+    # JSON in it is named as a folder whose format is unknown.
+    with self.assertRaisesRegex(InputError, r'folder\.npy.*a folder without'):
       lift.load_input(str(folder), 'h36m17')
     with self.assertRaisesRegex(FileNotFoundError, 'is a directory.*folder'):
       lift.load_camera(str(folder))

@@ -78,7 +78,8 @@ METRIC_KEYS = ('num_poses', 'num_hypotheses', 'headline', 'mpjpe_mm',
                'pa_mpjpe_mm', 'per_joint_mpjpe_mm', 'joint_names',
                'best_of_s_mpjpe_mm', 'best_of_s_pa_mpjpe_mm', 'variants',
                'reproj_error_px', 'per_joint_spread_mm', 'uncertainty',
-               'num_scored', 'num_flagged', 'status_counts', 'flagged')
+               'num_scored', 'num_flagged', 'status_counts', 'flagged',
+               'bone_length_ratio', 'baseline')
 
 
 @dataclasses.dataclass
@@ -311,25 +312,35 @@ def bone_length_ratio(pred: np.ndarray, gt: np.ndarray, lay) -> float:
   return float(np.mean(lengths(pred)[ok] / g[ok]))
 
 
-def mean_pose_baseline(meta: dict, gt: np.ndarray, model_layout: str,
-                       eval_layout: str, root_joints) -> dict[str, Any]:
-  """The trivial baseline: one constant pose, the model's training data mean.
-
-  The mean pose (root-relative metres, model layout) is recorded at export
-  (`normalization.mean_pose_m`: the prior's training poses, or an
-  adaptation's infant poses, unaugmented), mapped to the evaluation layout
-  and scored against every ground-truth pose: PA-MPJPE (scale, rotation and
-  translation aligned per pose) is what a constant answer earns; the MPJPE
-  is for orientation-free comparisons only (the constant faces one way).
-  """
+def baseline_pose(meta: dict, model_layout: str,
+                  eval_layout: str) -> list | None:
+  """The trivial baseline's constant pose in the evaluation layout: the
+  model's training data mean (`normalization.mean_pose_m`, recorded at
+  export: the prior's training poses, or an adaptation's infant poses,
+  unaugmented, root-relative metres), or None if the model records none."""
   mean = (meta.get('normalization') or {}).get('mean_pose_m')
   if mean is None:
+    return None
+  mean = np.asarray(mean, np.float32)
+  return np.round(np.asarray(skeleton.convert(mean, model_layout,
+                                              eval_layout), np.float64),
+                  5).tolist()
+
+
+def mean_pose_baseline(pose: list | None, gt: np.ndarray,
+                       root_joints) -> dict[str, Any]:
+  """The trivial baseline: one constant pose scored against every pose.
+
+  PA-MPJPE (scale, rotation and translation aligned per pose) is what a
+  constant answer earns; the MPJPE is for orientation-free comparisons only
+  (the constant faces one way).
+  """
+  if pose is None:
     return {'available': False,
             'why': 'the model records no training mean pose (re-export it)'}
-  mean = np.asarray(mean, np.float32)
-  const = np.broadcast_to(np.asarray(skeleton.convert(mean, model_layout,
-                                                      eval_layout)),
-                          gt.shape)
+  if not len(gt):
+    return {'available': False, 'why': 'no scored poses'}
+  const = np.broadcast_to(np.asarray(pose, np.float32), gt.shape)
   pa = float(np.mean(np.asarray(metrics.pa_mpjpe(const, gt))) * 1000)
   mp = float(np.mean(np.asarray(metrics.mpjpe(const, gt,
                                               root_joints=root_joints)))
@@ -585,6 +596,12 @@ def score_results(base: dict[str, Any], pred_poses: np.ndarray,
                       'joint-wise mean (mm); per pose in predictions.npz '
                       'joint_spread_mm. 0 with S = 1.'),
   })
+  scored_gt = gt[keep]
+  results['bone_length_ratio'] = (bone_length_ratio(pred_mean[keep],
+                                                    scored_gt, lay)
+                                  if keep.any() else float('nan'))
+  results['baseline'] = mean_pose_baseline(
+      base.get('baseline_pose'), scored_gt, root_joints=lay.root_joints)
   return results
 
 
@@ -714,6 +731,9 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
       'model': dict(model_info, layout=model_layout),
       'fit_config': dataclasses.asdict(cfg),
       'seed': int(config.seed),
+      # The trivial baseline's constant pose (see `baseline_pose`).
+      'baseline_pose': baseline_pose(model.meta, model_layout,
+                                     es.eval_layout),
   })
   if int(pc.num_shards) > 1:
     base['shard'] = {'index': int(pc.shard_index),
@@ -722,13 +742,6 @@ def fit_and_evaluate(config: ml_collections.ConfigDict,
                           aggregates['mean'], es.gt, out['reproj_error'],
                           status=status, reasons=np.array(reasons),
                           rows=out['row'])
-  scored = np.asarray(status).astype(str) == validity.OK
-  results['bone_length_ratio'] = (bone_length_ratio(
-      aggregates['mean'][scored], es.gt[scored], lay) if scored.any()
-                                  else float('nan'))
-  results['baseline'] = mean_pose_baseline(
-      model.meta, es.gt[scored], model_layout, es.eval_layout,
-      root_joints=lay.root_joints)
   timing = out['timing']
   results[TIMING_KEY] = dict(
       timing, fit_seconds=seconds,

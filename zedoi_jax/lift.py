@@ -496,8 +496,8 @@ def lift(config: ml_collections.ConfigDict,
   err = validity.mask_rows(err, status)
   num_flagged = int((status != validity.OK).sum())
   names = list(skeleton.get_layout(model_layout).joint_names)
-  frames = np.asarray(data['frame'])[out['row']]
-  tracks = np.asarray(data['track'])[out['row']]
+  frames = np.asarray(out.get('frame', np.asarray(data['frame'])[out['row']]))
+  tracks = np.asarray(out.get('track', np.asarray(data['track'])[out['row']]))
   # Uncertainty: per joint, the RMS distance (mm) of the root-centred
   # hypotheses from their mean (the reported pose); 0 with S = 1.
   spread = validity.mask_rows(np.asarray(metrics.hypothesis_spread(
@@ -515,7 +515,7 @@ def lift(config: ml_collections.ConfigDict,
       status=status, reason=np.array(reasons, dtype=str),
       K=shard_inputs['K'], rows=out['row'],
       num_rows_total=np.int64(num_rows_total),
-      **{k: out[k] for k in ('valid', 'track', 'frame') if k in out})
+      **{k: out[k] for k in ('valid',) if k in out})
   doc = {
       'source': src, 'input_layout': layout, 'model_layout': model_layout,
       'joint_names': names, 'units': 'metres (reproj_error: pixels)',
