@@ -172,6 +172,12 @@ def get_config() -> ml_collections.ConfigDict:
   # validate500 less the 100 'val' ones that choose every knob) or 'train'
   # (all 500, as the ZeDO-i release did; then nothing is left to validate on).
   config.adapt.split = 'adapt'
+  # Adapt on your own infant 3D instead of SyRIP: an .npy [N, J, 3] (or an
+  # .npz with 'poses'), metres, any root (re-centred on the pelvis), best in
+  # the camera frame; '' = SyRIP (adapt.split). Its joint layout:
+  # 'h36m17' | 'lsp14' | 'coco17' | 'smil25' | ... (zedoi_jax/skeleton.py).
+  config.adapt.data = ''
+  config.adapt.layout = 'h36m17'
   # Optional npz of generated infant-like poses to mix in, and its share of
   # each batch.
   config.adapt.augment_with = ''

@@ -213,10 +213,16 @@ def load_adaptation_data(config: ml_collections.ConfigDict
                          ) -> tuple[np.ndarray, np.ndarray | None, dict]:
   """(infant poses [N,17,3] m, generated poses [M,17,3] m or None, summary)."""
   adapt_cfg = config.adapt
-  root = data_lib.data_root(config.data.root) / 'syrip'
-  poses, summary = infant_data.load_infant_poses(
-      root, split=str(adapt_cfg.split), num_train_poses=int(adapt_cfg.num_train_poses),
-      seed=int(adapt_cfg.subset_seed))
+  if adapt_cfg.get('data'):
+    # A lab's own infant 3D instead of SyRIP.
+    poses, summary = infant_data.load_own_poses(
+        adapt_cfg.data, str(adapt_cfg.get('layout') or 'h36m17'))
+  else:
+    root = data_lib.data_root(config.data.root) / 'syrip'
+    poses, summary = infant_data.load_infant_poses(
+        root, split=str(adapt_cfg.split),
+        num_train_poses=int(adapt_cfg.num_train_poses),
+        seed=int(adapt_cfg.subset_seed))
   generated = None
   if adapt_cfg.augment_with:
     generated = infant_data.load_generated_poses(adapt_cfg.augment_with)

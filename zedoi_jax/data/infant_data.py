@@ -118,3 +118,75 @@ def load_generated_poses(path: PathLike) -> np.ndarray:
   if len(poses) == 0:
     raise InputError('no poses', source=str(path), field=GENERATED_KEY)
   return skeleton.root_center(poses.astype(np.float32), LAYOUT)
+
+
+# Bone lengths (metres) beyond which a file is taken for millimetres or
+# centimetres: no infant or adult bone of the model layout is 1.5 m long.
+MAX_BONE_M = 1.5
+
+
+def load_own_poses(path: PathLike, layout: str, *, key: str = 'poses'
+                   ) -> tuple[np.ndarray, dict]:
+  """A lab's own infant 3D poses for adaptation, in the model layout.
+
+  Args:
+    path: .npy [N, J, 3] or .npz holding `key` [N, J, 3]; metres, any
+      frame (the camera frame is best: adaptation learns how infants lie
+      relative to the camera), root-relative or not.
+    layout: the joints' layout name (`zedoi_jax.skeleton`), e.g. 'h36m17',
+      'lsp14', 'coco17', 'smil25'; converted to Human3.6M-17.
+    key: the array's name inside an .npz.
+
+  Returns:
+    ([N, 17, 3] float32 metres, pelvis at 0; summary dict).
+
+  Raises:
+    InputError: naming the file and field: wrong shape or layout, values
+      that look like millimetres or centimetres, NaN/inf rows (their row
+      numbers), no poses.
+  """
+  p = pathlib.Path(path)
+  src = str(p)
+  if p.suffix.lower() == '.npz':
+    arrays = checks.load_npz(p, 'infant 3D poses (adapt.data)')
+    if key not in arrays:
+      raise InputError(f'no array {key!r}; found {sorted(arrays)}',
+                       source=src, field=key)
+    x, field = arrays[key], key
+  elif p.suffix.lower() == '.npy':
+    x, field = checks.load_npy(p, 'infant 3D poses (adapt.data)'), 'poses'
+  else:
+    raise InputError(f'expected a .npy or .npz of [N, J, 3] poses, got '
+                     f'{p.suffix!r}', source=src, field='adapt.data')
+  lay = skeleton.get_layout(layout, source='config', field='adapt.layout')
+  x = checks.check_array(x, source=src, field=field, shape=None,
+                         finite=False)
+  if x.ndim != 3 or x.shape[-1] != 3 or x.shape[1] != lay.num_joints:
+    raise InputError(f'poses must be [N, {lay.num_joints}, 3] for layout '
+                     f'{lay.name!r}, got shape {x.shape}', source=src,
+                     field=field)
+  if not len(x):
+    raise InputError('no poses', source=src, field=field)
+  bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))
+  if len(bad):
+    raise InputError(f'{len(bad)} pose(s) hold NaN or inf (rows '
+                     f'{bad[:10].tolist()}{"..." if len(bad) > 10 else ""});'
+                     ' drop them: adaptation needs complete poses',
+                     source=src, field=field)
+  x = x.astype(np.float64)
+  bones = np.stack([np.linalg.norm(x[:, c] - x[:, q], axis=-1)
+                    for c, q in lay.bones], -1)
+  median = float(np.median(bones))
+  if median > MAX_BONE_M:
+    unit = 'millimetres' if median > 15 else 'centimetres'
+    raise InputError(f'median bone length {median:.1f}: looks like {unit}; '
+                     'poses must be in metres (divide by '
+                     f'{1000 if unit == "millimetres" else 100})',
+                     source=src, field=field)
+  poses = skeleton.convert(x.astype(np.float32), lay.name, LAYOUT)
+  poses = skeleton.root_center(np.asarray(poses, np.float32), LAYOUT)
+  return poses.astype(np.float32), {
+      'source': f'own infant 3D: {src} (layout {lay.name} -> {LAYOUT})',
+      'split': 'own', 'num_poses': int(len(poses)),
+      'num_available': int(len(poses)), 'subset_seed': None,
+      'median_bone_m': round(median, 4)}
