@@ -73,6 +73,23 @@ class TinyPriorTestCase(absltest.TestCase):
     cls._tmpdir.cleanup()
     super().tearDownClass()
 
+  def lift_config(self, **lift_kwargs):
+    """configs/lift.py on the tiny prior with a few fit steps."""
+    from configs import lift as lift_config  # pylint: disable=g-import-not-at-top
+    config = lift_config.get_config()
+    config.init.prior = str(self.prior)
+    config.init.adapted = ''  # the tiny test prior alone
+    config.fit.ipo_steps = 4
+    config.fit.oil_steps = 5
+    config.fit.solve_t_last = 2
+    config.fit.init_sample_steps = 3
+    config.fit.num_hypotheses = 2
+    config.fit.batch_size = 8
+    config.eval.num_pictures = 2
+    for k, v in lift_kwargs.items():
+      setattr(config.lift, k, v)
+    return config
+
 
 class EvaluateTest(TinyPriorTestCase):
 

@@ -6,7 +6,6 @@ import pathlib
 import numpy as np
 from absl.testing import absltest
 
-from configs import lift as lift_config
 from zedoi_jax import lift
 from zedoi_jax.errors import InputError
 # Shared fixture: tests/ is on sys.path under pytest.
@@ -35,18 +34,7 @@ def coco_fixture(path: pathlib.Path, n: int = 3) -> pathlib.Path:
 class LiftTest(TinyPriorTestCase):
 
   def config(self, **lift_kwargs):
-    config = lift_config.get_config()
-    config.init.prior = str(self.prior)
-    config.init.adapted = ''  # the tiny test prior alone
-    config.fit.ipo_steps = 4
-    config.fit.oil_steps = 5
-    config.fit.solve_t_last = 2
-    config.fit.init_sample_steps = 3
-    config.fit.num_hypotheses = 2
-    config.fit.batch_size = 8
-    config.eval.num_pictures = 2
-    for k, v in lift_kwargs.items():
-      setattr(config.lift, k, v)
+    config = self.lift_config(**lift_kwargs)
     return config
 
   def test_coco_json(self):

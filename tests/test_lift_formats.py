@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 
-from configs import lift as lift_config
 from zedoi_jax import camera
 from zedoi_jax import lift
 from zedoi_jax.errors import InputError
@@ -18,18 +17,8 @@ from test_calibration import POSE2SIM_TOML  # pylint: disable=g-bad-import-order
 class LiftFormatsTest(TinyPriorTestCase):
 
   def config(self, **lift_kwargs):
-    config = lift_config.get_config()
-    config.init.prior = str(self.prior)
-    config.init.adapted = ''
-    config.fit.ipo_steps = 4
-    config.fit.oil_steps = 5
-    config.fit.solve_t_last = 2
-    config.fit.init_sample_steps = 3
-    config.fit.num_hypotheses = 2
-    config.fit.batch_size = 8
+    config = self.lift_config(**lift_kwargs)
     config.lift.pictures = False
-    for k, v in lift_kwargs.items():
-      setattr(config.lift, k, v)
     return config
 
   def test_openpose_folder_with_calibration_and_exports(self):

@@ -245,19 +245,8 @@ class VideoLiftTest(TinyPriorTestCase):
     require_extra(self)
 
   def config(self, **lift_kwargs):
-    config = lift_config.get_config()
-    config.init.prior = str(self.prior)
-    config.init.adapted = ''
-    config.fit.ipo_steps = 4
-    config.fit.oil_steps = 5
-    config.fit.solve_t_last = 2
-    config.fit.init_sample_steps = 3
-    config.fit.num_hypotheses = 2
-    config.fit.batch_size = 8
-    config.eval.num_pictures = 2
+    config = self.lift_config(**lift_kwargs)
     config.progress = False
-    for k, v in lift_kwargs.items():
-      setattr(config.lift, k, v)
     return config
 
   def test_folder_to_3d_and_video(self):
