@@ -323,10 +323,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Warm-started frames run this many IPO / OIL steps (the first frame of a
   # track runs fit.ipo_steps / fit.oil_steps), OIL from noise level
   # sequence_warm_t_max (0 = fit.t_max). Chosen on CMU takes 07_03, 08_02
-  # (experiments/sequence_cmu.py, experiments/RESULTS.md "Sequences").
+  # (experiments/sequence_cmu.py, experiments/RESULTS.md "Sequences"): 25
+  # steps from 0.1, whatever the first frame's fit.t_max (the infant lift
+  # config starts its full fits at 0.3).
   config.lift.sequence_warm_ipo_steps = 0
   config.lift.sequence_warm_oil_steps = 25
-  config.lift.sequence_warm_t_max = 0.0
+  config.lift.sequence_warm_t_max = 0.1
   # The 'em' step of a warm frame's OIL (0 = fit.em_dt): measured, 25 steps
   # of 0.004 match 100 of 0.001 (what matters is steps x step).
   config.lift.sequence_warm_em_dt = 0.004
