@@ -13,17 +13,22 @@ from zedoi_jax.data import mocap
 from zedoi_jax.data import prior_data
 from zedoi_jax.errors import InputError
 
-DATA = pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+import data_required
+
+DATA = data_required.root()
 EXTRA = DATA / 'cmu_extra'
 
 
 def _require_extra():
+  """Skips (fails under CI=true / ZEDOI_REQUIRE_DATA=1) without the data."""
+  data_required.require('cmu')
   if EXTRA.is_dir():
     return
-  msg = (f'CMU mocap {EXTRA} is missing: it ships beside the project as '
-         '../shared/data/cmu_extra (CMU Graphics Lab, mocap.cs.cmu.edu)')
-  if os.environ.get('CI') == 'true' or os.environ.get('ZEDOI_REQUIRE_DATA'):
-    raise AssertionError(msg)
+  msg = (f'CMU mocap {EXTRA} is missing: the takes (ASF/AMC, or BVH) come '
+         'from the CMU site (http://mocap.cs.cmu.edu) into DIR/cmu_extra, '
+         'then set ZEDOI_DATA=DIR')
+  if data_required.strict():
+    raise AssertionError(f'required test data missing: {msg}')
   raise absltest.SkipTest(msg)
 
 
@@ -109,6 +114,7 @@ class CmuExtraTest(absltest.TestCase):
     stems = [pathlib.Path(a or f).stem for f, a in both]
     self.assertLen(stems, len(set(stems)))
     takes = prior_data.parse_mocap_files('cmu,cmu_extra', base=DATA)
+    self.assertGreater(len(takes), 200)
     splits = {s: prior_data.subject_split(takes, s)
               for s in ('train', 'val', 'test')}
     self.assertEqual(sum(len(v) for v in splits.values()), len(takes))

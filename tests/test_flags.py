@@ -21,6 +21,7 @@ from zedoi_jax import validity
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
+import data_required
 from test_evaluate import SHARED_DATA
 from test_evaluate import TinyPriorTestCase
 from test_evaluate import tiny_config
@@ -181,6 +182,7 @@ class LiftFlagsTest(TinyPriorTestCase):
 
 class FitFlagsTest(TinyPriorTestCase):
 
+  @data_required.needs('cmu', '131_01.bvh')
   def test_flagged_rows_leave_the_metrics_and_are_listed(self):
     workdir = self.tmp / 'cmu'
     config = tiny_config(self.prior, name='cmu', subsample=100, max_poses=3,

@@ -5,12 +5,17 @@ import os
 import pathlib
 import subprocess
 import sys
+import shutil
 import tempfile
 
 from absl.testing import absltest
 import numpy as np
 
+import data_required
+from test_evaluate import export_tiny_prior
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
+DATA = data_required.root()
 
 
 def _run(*args, check=True):
@@ -111,13 +116,22 @@ class EndToEndTest(absltest.TestCase):
     self.assertLen(results['per_joint_mpjpe_mm'], 12)
     self.assertTrue((fitdir / 'predictions.npz').is_file())
     self.assertEqual(results['num_flagged'], 0)
+
+
+  @data_required.needs('syrip')
+  def test_rerun_with_other_settings_is_refused(self):
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+    prior = export_tiny_prior(tmp / 'prior')
+    fitdir = tmp / 'fit'
+    args = ('--config=configs/test.py', '--config.mode=fit',
+            f'--config.init.prior={prior}', '--config.init.adapted=',
+            '--config.data.name=syrip', f'--config.data.root={DATA}',
+            '--config.data.max_poses=4', f'--workdir={fitdir}')
+    _run(*args)
     # A rerun with other settings is refused (the chunks belong to another
     # job) and leaves the finished run's config.json alone.
-    proc = _run('--config=configs/test.py', '--config.mode=fit',
-                f'--config.init.prior={prior / "model"}',
-                '--config.init.adapted=', '--config.data.name=syrip',
-                '--config.data.max_poses=4', '--config.seed=7',
-                f'--workdir={fitdir}', check=False)
+    proc = _run(*args, '--config.seed=7', check=False)
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('another job', proc.stderr)
     self.assertEqual(json.loads((fitdir / 'config.json').read_text())['seed'],

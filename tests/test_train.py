@@ -206,8 +206,13 @@ class TrainPriorTest(absltest.TestCase):
     config.data.mocap_files = 'cmu/131_01.bvh,cmu_extra/bvh_daz/08/08_01.bvh'
     config.data.prior_split = 'train'
     config.data.sample_hz = 10.0
-    if not (SHARED_DATA / 'cmu_extra').is_dir():
-      self.skipTest('needs ../shared/data/cmu and cmu_extra (CMU mocap)')
+    data_required.require('cmu', '131_01.bvh')
+    if not (SHARED_DATA / 'cmu_extra' / 'bvh_daz' / '08').is_dir():
+      msg = ('needs DATA/cmu_extra (CMU mocap, mocap.cs.cmu.edu; '
+             'ZEDOI_DATA=DATA)')
+      if data_required.strict():
+        raise AssertionError(f'required test data missing: {msg}')
+      self.skipTest(msg)
     a, b = _tempdir(self), _tempdir(self)
     first = train.train_prior(config, a)
     second = train.train_prior(config, b)
