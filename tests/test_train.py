@@ -274,11 +274,17 @@ class ShippedPriorTest(absltest.TestCase):
         num_joints=17, num_steps=100))(jax.random.key(0))
     x = np.asarray(x) * model.scale
     chex.assert_tree_all_finite(x)
-    data = prior_data.load_prior_poses(data_root=SHARED_DATA)
+    # The shipped (v2) prior's training data: cmu + cmu_extra, train split.
+    if (SHARED_DATA / 'cmu_extra').is_dir():
+      data = prior_data.load_prior_poses(
+          mocap_files='cmu,cmu_extra', data_root=SHARED_DATA,
+          split='train', sample_hz=30.0)
+    else:
+      data = prior_data.load_prior_poses(data_root=SHARED_DATA)
     got = sampling.bone_stats(x)['mean']
     want = sampling.bone_stats(data)['mean']
     np.testing.assert_array_less(np.abs(got / want - 1.0), 0.3)
-    # Loose: the shipped prior measured 0.21 (data: 0.03).
+    # Loose: the v1 prior measured 0.21, v2 0.14 (data: 0.006-0.03).
     self.assertLess(sampling.symmetry_error(x)['mean'], 0.3)
 
 
