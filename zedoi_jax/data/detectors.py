@@ -53,7 +53,6 @@ Errors: `InputError` naming the file and field, one line.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import re
 from collections.abc import Sequence
@@ -62,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from zedoi_jax import skeleton
+from zedoi_jax.data import checks
 from zedoi_jax.errors import InputError
 
 FORMATS = ('openpose', 'alphapose', 'mmpose', 'mediapipe', 'deeplabcut')
@@ -89,10 +89,20 @@ def _fail(msg: str, src, field: str | None = None):
 
 
 def _load_json(path: pathlib.Path) -> Any:
-  try:
-    return json.loads(path.read_text(encoding='utf-8'))
-  except (UnicodeDecodeError, json.JSONDecodeError) as e:
-    _fail(f'malformed JSON ({e})', path, 'json')
+  return checks.load_json(path, 'detector JSON')
+
+
+def _json_files(path, what: str) -> list[pathlib.Path]:
+  """One JSON file, or every *.json of a folder (sorted by name)."""
+  p = pathlib.Path(path)
+  if p.is_dir():
+    files = sorted(p.glob('*.json'))
+    if not files:
+      _fail('no *.json files in the folder', p, 'folder')
+    return files
+  if p.is_file():
+    return [p]
+  raise FileNotFoundError(f'{what} not found: {p}')
 
 
 def _finish(rows: list[tuple], layout: str, src, fmt: str,
@@ -170,14 +180,7 @@ def read_openpose(path, *, layout: str | None = None) -> Detections:
       from the joint count (25 joints are told apart by geometry).
   """
   p = pathlib.Path(path)
-  if p.is_dir():
-    files = sorted(p.glob('*.json'))
-    if not files:
-      _fail('no *.json files in the folder', p, 'folder')
-  elif p.is_file():
-    files = [p]
-  else:
-    raise FileNotFoundError(f'OpenPose JSON not found: {p}')
+  files = _json_files(p, 'OpenPose JSON')
   rows = []
   num_joints = None
   for order, f in enumerate(files):
@@ -303,14 +306,7 @@ def _mmpose_instances(instances, src, field, frame, name, rows):
 def read_mmpose(path) -> Detections:
   """MMPose inferencer predictions (one JSON, or a folder of them)."""
   p = pathlib.Path(path)
-  if p.is_dir():
-    files = sorted(p.glob('*.json'))
-    if not files:
-      _fail('no *.json files in the folder', p, 'folder')
-  elif p.is_file():
-    files = [p]
-  else:
-    raise FileNotFoundError(f'MMPose predictions not found: {p}')
+  files = _json_files(p, 'MMPose predictions')
   rows: list[tuple] = []
   for order, f in enumerate(files):
     doc = _load_json(f)
