@@ -42,11 +42,6 @@ def _angle(x, i, j, k):
   return np.degrees(np.arccos(np.clip(c, -1, 1)))
 
 
-def _bone_lengths(x):
-  return np.stack([np.linalg.norm(x[:, c] - x[:, p], axis=-1)
-                   for c, p in skeleton.H36M17.bones], -1)
-
-
 class CmuExtraTest(absltest.TestCase):
 
   def setUp(self):
@@ -66,7 +61,7 @@ class CmuExtraTest(absltest.TestCase):
       x = take.positions
       self.assertEqual(x.shape[1:], (17, 3))
       self.assertTrue(np.all(np.isfinite(x)))
-      bones = _bone_lengths(x)
+      bones = skeleton.bone_lengths(x, skeleton.H36M17)
       # Rigid skeleton: every limb bone keeps its length within a take.
       # Not spine->thorax (it spans the Daz chest joint, which bends) nor
       # neck->head_top (Daz: the midpoint of two eye End Sites that turn

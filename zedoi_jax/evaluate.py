@@ -304,12 +304,10 @@ def score(pred_all: np.ndarray, aggregates: dict[str, np.ndarray],
 def bone_length_ratio(pred: np.ndarray, gt: np.ndarray, lay) -> float:
   """Mean over poses and bones of predicted / true bone length (1 = the
   right body size; < 1 = bodies fitted too small)."""
-  def lengths(x):
-    return np.stack([np.linalg.norm(x[:, c] - x[:, q], axis=-1)
-                     for c, q in lay.bones], -1)
-  g = lengths(gt)
+  g = np.asarray(skeleton.bone_lengths(gt, lay))
   ok = g > 1e-6
-  return float(np.mean(lengths(pred)[ok] / g[ok]))
+  return float(np.mean(np.asarray(skeleton.bone_lengths(pred, lay))[ok]
+                       / g[ok]))
 
 
 def baseline_pose(meta: dict, model_layout: str,

@@ -174,9 +174,7 @@ def load_own_poses(path: PathLike, layout: str, *, key: str = 'poses'
                      ' drop them: adaptation needs complete poses',
                      source=src, field=field)
   x = x.astype(np.float64)
-  bones = np.stack([np.linalg.norm(x[:, c] - x[:, q], axis=-1)
-                    for c, q in lay.bones], -1)
-  median = float(np.median(bones))
+  median = float(np.median(skeleton.bone_lengths(x, lay)))
   if median > MAX_BONE_M:
     unit = 'millimetres' if median > 15 else 'centimetres'
     raise InputError(f'median bone length {median:.1f}: looks like {unit}; '
