@@ -1,11 +1,15 @@
 """Lift from detector files and calibration TOML in one call, with exports."""
 
 import json
+import pathlib
+import tempfile
 
+from absl.testing import absltest
 import numpy as np
 
 from zedoi_jax import camera
 from zedoi_jax import lift
+from zedoi_jax.data import calibration
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
@@ -118,3 +122,34 @@ class LiftFormatsTest(TinyPriorTestCase):
       lift.lift(self.config(input=str(src)), self.tmp / 'x')
     with self.assertRaisesRegex(InputError, 'lift.export'):
       lift.lift(self.config(input=str(src), export='fbx'), self.tmp / 'y')
+
+
+class CameraBoundsTest(absltest.TestCase):
+  """Every K from a file is bounds-checked, whichever kind of file."""
+
+  def _data(self, n=3):
+    return {'keypoints': np.full((n, 17, 2), 100.0),
+            'confidence': np.ones((n, 17)), 'source': 'in.json',
+            'image_wh': np.full((n, 2), (640.0, 480.0)),
+            'frame': np.arange(n), 'per_frame': True}
+
+  def test_per_frame_k_with_an_absurd_focal_is_refused(self):
+    with tempfile.TemporaryDirectory() as d:
+      k = np.broadcast_to(np.array([[500.0, 0, 320], [0, 500, 240],
+                                    [0, 0, 1]]), (3, 3, 3)).copy()
+      k[1, 0, 0] = k[1, 1, 1] = 1e-12
+      path = pathlib.Path(d) / 'K_frames.npy'
+      np.save(path, k)
+      with self.assertRaisesRegex(InputError,
+                                  'K_frames.npy.*outside the sane range'):
+        lift.camera_setup(self._data(), str(path))
+
+  def test_calibration_k_with_an_absurd_focal_is_refused(self):
+    cam = calibration.Camera(
+        name='cam_01', K=np.array([[1e-12, 0, 320], [0, 1e-12, 240],
+                                   [0, 0, 1]], np.float32),
+        dist=np.zeros(4, np.float32), size=(640, 480), rotation=None,
+        translation=None, label='cam_01')
+    with self.assertRaisesRegex(InputError,
+                                'Calib.toml.*outside the sane range'):
+      lift.camera_setup(self._data(), 'Calib.toml', calibration_camera=cam)

@@ -251,9 +251,7 @@ def _cameras(cam_path: str, wh: np.ndarray, src: str,
     if k.ndim == 3 and k.shape[0] != n:
       raise InputError(f'{k.shape[0]} cameras for {n} poses',
                        source=cam_path, field='K')
-    k = np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
-    validity.check_camera(k, wh, source=cam_path)
-    return k
+    return np.broadcast_to(k, (n, 3, 3)).astype(np.float32)
   if (wh <= 0).any():
     raise InputError(
         'no camera and no image size: the input carries no image '
@@ -300,7 +298,8 @@ def input_digest(path: str | os.PathLike) -> str:
 
 
 def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
-                 *, undistort: bool = True) -> dict[str, Any]:
+                 *, undistort: bool = True,
+                 calibration_camera=None) -> dict[str, Any]:
   """K per row for `data` (from `load_input`), undistorting its 2D in place.
 
   `cam_path`: '' (default K from the image size, with a warning), a 3x3 K
@@ -309,7 +308,9 @@ def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
   Pose2Sim calibration .toml: the camera `camera_name` (or the only one),
   its `size` filling unknown image sizes and, with `undistort`, its
   distortion removed from the keypoints (joints with confidence 0 are left
-  at 0).
+  at 0). `calibration_camera`: that camera when the caller has read it
+  already. A K from a file (any kind) is bounds-checked against the image
+  size (`validity.check_camera`).
 
   Returns:
     {'K' [N, 3, 3] float32, 'name' str (calibration camera or ''),
@@ -318,8 +319,8 @@ def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
   src = data['source']
   if cam_path and pathlib.Path(cam_path).suffix.lower() == '.toml':
     from zedoi_jax.data import calibration  # pylint: disable=g-import-not-at-top
-    cams = calibration.read_calibration(cam_path)
-    cam = calibration.select_camera(cams, camera_name, cam_path)
+    cam = calibration_camera or calibration.select_camera(
+        calibration.read_calibration(cam_path), camera_name, cam_path)
     wh = data['image_wh']
     unknown = (wh <= 0).any(-1)
     if unknown.any() and min(cam.size) > 0:
@@ -334,14 +335,17 @@ def camera_setup(data: dict[str, Any], cam_path: str, camera_name: str = '',
                                     source=f'{cam_path} [{cam.name}]')
       data['keypoints'] = np.where(ok[..., None], und, kp)
       done = True
+    validity.check_camera(K, wh, source=cam_path)
     return {'K': K, 'name': cam.name, 'undistorted': done}
   if camera_name:
     raise InputError('lift.camera_name needs a calibration .toml in '
                      f'lift.camera (got {cam_path or "none"!r})',
                      source='config', field='lift.camera_name')
   frames = np.asarray(data['frame']) if data.get('per_frame') else None
-  return {'K': _cameras(cam_path, data['image_wh'], src, frames),
-          'name': '', 'undistorted': False}
+  K = _cameras(cam_path, data['image_wh'], src, frames)
+  if cam_path:
+    validity.check_camera(K, data['image_wh'], source=cam_path)
+  return {'K': K, 'name': '', 'undistorted': False}
 
 
 def _reprojection_error(pose_abs: np.ndarray,
@@ -385,19 +389,20 @@ def lift(config: ml_collections.ConfigDict,
                                field='lift.layout').name
   export_formats = export_lib.parse_formats(lc.get('export', ''))
   width, height = int(lc.image_width), int(lc.image_height)
-  if (not (width > 0 and height > 0) and lc.camera and
-      pathlib.Path(lc.camera).suffix.lower() == '.toml'):
-    # The calibration's image size, for inputs that need one (MediaPipe).
+  calib = None
+  if lc.camera and pathlib.Path(lc.camera).suffix.lower() == '.toml':
     from zedoi_jax.data import calibration  # pylint: disable=g-import-not-at-top
-    width, height = calibration.select_camera(
+    calib = calibration.select_camera(
         calibration.read_calibration(lc.camera), lc.get('camera_name', ''),
-        lc.camera).size
+        lc.camera)
+    if not (width > 0 and height > 0):
+      # The calibration's image size, for inputs that need one (MediaPipe).
+      width, height = calib.size
   det = None
   if video.is_media(lc.input):
     # A video, image or image folder: the bundled 2D detector first (the
     # optional video extra); only frames with a person are lifted.
     workdir.mkdir(parents=True, exist_ok=True)
-    layout = 'coco17'
     det = video.detect_cached(
         lc.input, workdir / 'keypoints_2d.npz',
         min_confidence=float(lc.detect_confidence),
@@ -412,7 +417,8 @@ def lift(config: ml_collections.ConfigDict,
   validity.check_keypoint_bounds(data['keypoints'], data['image_wh'],
                                  source=src)
   cam_info = camera_setup(data, lc.camera, lc.get('camera_name', ''),
-                          undistort=bool(lc.get('undistort', True)))
+                          undistort=bool(lc.get('undistort', True)),
+                          calibration_camera=calib)
   K = cam_info['K']
   model = load.load_pose_model(config.init.prior, config.init.adapted)
   model_layout = model.meta.get('layout', 'h36m17')
