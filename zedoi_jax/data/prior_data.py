@@ -235,10 +235,11 @@ def parse_mocap_files(spec: str | Iterable[str],
           raise FileNotFoundError(f'no .amc or .bvh takes in {mp} '
                                   '(data.mocap_files)')
         takes.extend(found)
-      elif mp.suffix.lower() in ('.bvh', '.amc'):
+      elif (mp.suffix.lower() in ('.bvh', '.amc')
+            or not _GLOB_CHARS.search(entry)):
+        # A named file is kept whatever it is: load_take names a wrong type
+        # or a miss. A pattern keeps only its mocap matches.
         takes.append((m, None))
-      elif not _GLOB_CHARS.search(entry):
-        takes.append((m, None))  # load_take names a wrong type or a miss
   return _dedup_takes(takes)
 
 
