@@ -5,7 +5,8 @@
 
 Datasets (`config.data.name`):
   'syrip': the ZeDO-i protocol. Split 'test' = SyRIP's 200 train200 images
-    (as the ZeDO-i release), 'train' = the other 500. 2D input
+    (as the ZeDO-i release), 'train' = the other 500, cut into 'val' (a
+    fixed 100, where knobs are chosen) and 'adapt' (400). 2D input
     (`config.data.input_2d`): 'gt' (annotated COCO-17; confidence 1 where
     labelled, else 0) or 'fidip' (FiDIP detections; their heatmap scores,
     clipped to [0, 1], are the confidences, so doubtful joints count less).
@@ -13,13 +14,19 @@ Datasets (`config.data.name`):
     layout; predictions are mapped to SyRIP's 12 limb joints and scored
     against the hand-corrected 3D (LSP-14 -> 12) with root = mid-hip (2, 3).
     SyRIP's 3D is weak ground truth (hand-corrected model output).
-  'cmu': adult sanity check. CMU mocap poses (prior_data, H36M-17), every
-    `config.data.subsample`-th frame (deduplicated), at most
-    `config.data.max_poses` of them evenly spaced, each turned by a random
-    yaw and placed 3-4 m in front of a 1000x1000 px camera (f = 1000 px),
-    projected, fitted and scored on all 17 joints (root = pelvis). The
-    shipped adult prior is trained on these takes: this checks the fit
-    machinery, not generalisation.
+  'cmu': adult check. CMU mocap poses (prior_data, H36M-17) of the CMU
+    subjects of `config.data.split` ('val' / 'test': subjects held out of
+    the v2 prior; 'train': the ones it trained on; 'all'), sampled by
+    `config.data.sample_hz` (or every `subsample`-th frame), deduplicated,
+    at most `config.data.max_poses` of them evenly spaced, each turned by a
+    random yaw and placed 3-4 m in front of a 1000x1000 px camera
+    (f = 1000 px), projected, fitted and scored on all 17 joints (root =
+    pelvis).
+  'mini_rgbd' (prepare's npz, MINI-RGBD protocol) and 'demo' (the shipped
+    demo set) are described at their loaders.
+Every results.json also carries the trivial baseline (the model's training
+data mean pose, scored the same way) and the predicted / true bone-length
+ratio.
 
 Writes workdir/results.json, workdir/predictions.npz, a metrics.jsonl row
 (fit/mpjpe_mm, fit/pa_mpjpe_mm) and, if `config.eval.pictures`, PNGs under
