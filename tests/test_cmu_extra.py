@@ -19,7 +19,7 @@ DATA = data_required.root()
 EXTRA = DATA / 'cmu_extra'
 
 
-def _require_extra():
+def require_cmu_extra():
   """Skips (fails under CI=true / ZEDOI_REQUIRE_DATA=1) without the data."""
   data_required.require('cmu')
   if EXTRA.is_dir():
@@ -46,7 +46,7 @@ class CmuExtraTest(absltest.TestCase):
 
   def setUp(self):
     super().setUp()
-    _require_extra()
+    require_cmu_extra()
 
   def test_every_take_parses_with_adult_constant_bones(self):
     takes = prior_data.parse_mocap_files([str(EXTRA / 'amc'),

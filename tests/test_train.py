@@ -29,6 +29,7 @@ from zedoi_jax.data import prior_data
 from zedoi_jax.models import load
 
 import data_required
+import test_cmu_extra  # pylint: disable=g-bad-import-order
 
 SHARED_DATA = data_required.root()
 NEEDS_CMU = data_required.needs('cmu', *data_required.CMU_TAKES,
@@ -207,12 +208,7 @@ class TrainPriorTest(absltest.TestCase):
     config.data.prior_split = 'train'
     config.data.sample_hz = 10.0
     data_required.require('cmu', '131_01.bvh')
-    if not (SHARED_DATA / 'cmu_extra' / 'bvh_daz' / '08').is_dir():
-      msg = ('needs DATA/cmu_extra (CMU mocap, mocap.cs.cmu.edu; '
-             'ZEDOI_DATA=DATA)')
-      if data_required.strict():
-        raise AssertionError(f'required test data missing: {msg}')
-      self.skipTest(msg)
+    test_cmu_extra.require_cmu_extra()
     a, b = _tempdir(self), _tempdir(self)
     first = train.train_prior(config, a)
     second = train.train_prior(config, b)
