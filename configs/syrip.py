@@ -41,12 +41,15 @@ SHIPPED_ADAPTED = 'syrip_control'
 # SyRIP VALIDATION split (data.split=val, 100 images; never on test) with
 # experiments/bench_pareto.py (issue 14): the cheapest measured setting whose
 # validation MPJPE is no worse than the paper's 1000 steps with the same
-# model (shipped control branch, t_max 0.2, GT 2D): 1000 steps x em_dt 1e-3
+# model (the v1 control branch, t_max 0.2, GT 2D): 1000 steps x em_dt 1e-3
 # 66.4 mm; 150 x 4e-3 65.1 mm; 250 x 4e-3 66.3; 250 x 2e-3 65.3; 500 x 1e-3
 # 65.3; 250 x 1e-3 67.1 (a larger em_dt makes up for fewer steps). Fewer
 # initial-pose steps were worse (50: 72.7 mm; 10: 368 mm). Table, plot and
-# command: experiments/RESULTS.md "Accuracy versus time". Re-run it for a
-# retrained model.
+# command: experiments/RESULTS.md "Accuracy versus time". (That v1 branch
+# had the validation images in its adaptation data; re-checked on
+# validation with the shipped v2 branch, which never saw them: 150 x 4e-3
+# 54.7 mm vs 1000 x 1e-3 54.6 at t_max 0.3, experiments/RESULTS.md
+# "Prior v2".)
 OIL_STEPS = 150
 SOLVE_T_LAST = 8  # the paper's 5% of the OIL steps
 EM_DT = 4e-3
