@@ -235,6 +235,12 @@ def get_config() -> ml_collections.ConfigDict:
   # cost accuracy (SyRIP validation, issue 14: 50 steps +5.6 mm MPJPE, 10
   # steps fail), so 100 stays.
   config.fit.init_sample_steps = 100
+  # Initial pose: 'sample' (a prior sample per hypothesis, the reverse-SDE
+  # steps above) | 'bank' (one bank of init_bank_size prior samples per
+  # compiled batch; each hypothesis starts from the entry its key picks:
+  # still exact prior samples, far fewer sampler calls for big batches).
+  config.fit.init_pose = 'sample'
+  config.fit.init_bank_size = 64
   # Poses per compiled batch (fixed shape; the last batch is padded).
   config.fit.batch_size = 256
   # Keep this many thinned trajectory frames for pictures (0 = none).

@@ -54,7 +54,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import camera
-from zedoi_jax import fit
+from zedoi_jax import zedo
 from zedoi_jax.data import prior_data
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -67,8 +67,11 @@ _OIL = flags.DEFINE_integer('oil_steps', 1000, 'OIL steps.')
 _INIT = flags.DEFINE_integer('init_sample_steps', 100,
                              'Reverse-SDE steps of the initial pose.')
 _HYP = flags.DEFINE_integer('num_hypotheses', 1, 'Hypotheses per pose.')
-_DENOISE = flags.DEFINE_enum('denoise', fit.FitConfig.denoise,
-                             fit.DENOISE_RULES,
+_INIT_POSE = flags.DEFINE_enum('init_pose', 'sample',
+                               list(zedo.INIT_POSE_RULES), 'fit.init_pose.')
+_BANK = flags.DEFINE_integer('init_bank_size', 64, 'fit.init_bank_size.')
+_DENOISE = flags.DEFINE_enum('denoise', zedo.FitConfig.denoise,
+                             zedo.DENOISE_RULES,
                              'OIL diffusion rule.')
 _OUT = flags.DEFINE_string('out', '', 'Append JSON lines here.')
 _SHARD = flags.DEFINE_bool('shard', True,
@@ -225,12 +228,12 @@ def _scaling(score_fn, params, sde, scale, source, flops, shared_flops):
     runs = []
     for mult in (1, 2):
       steps = {name: max(1, v * mult // k) for name, v in paper.items()}
-      cfg = fit.FitConfig(ipo_steps=steps['ipo'], oil_steps=steps['oil'],
+      cfg = zedo.FitConfig(ipo_steps=steps['ipo'], oil_steps=steps['oil'],
                           solve_t_last=min(50, steps['oil']),
                           init_sample_steps=steps['init'],
                           num_hypotheses=_HYP.value,
                           denoise=_DENOISE.value)
-      fit_batch = fit.make_fit_fn(score_fn=score_fn, sde=sde, scale=scale,
+      fit_batch = zedo.make_fit_fn(score_fn=score_fn, sde=sde, scale=scale,
                                   cfg=cfg, mesh=mesh)
       runs.append((steps, _timed_run(fit_batch, params, n, rng)))
     (s1, r1), (s2, r2) = runs
@@ -279,15 +282,17 @@ def main(argv):
   if _STEP_SCALE.value:
     _scaling(score_fn, params, sde, scale, source, flops, shared_flops)
     return
-  cfg = fit.FitConfig(ipo_steps=_IPO.value, oil_steps=_OIL.value,
+  cfg = zedo.FitConfig(ipo_steps=_IPO.value, oil_steps=_OIL.value,
                       solve_t_last=max(1, round(0.05 * _OIL.value)),
                       init_sample_steps=_INIT.value,
-                      num_hypotheses=_HYP.value, denoise=_DENOISE.value)
+                      num_hypotheses=_HYP.value, denoise=_DENOISE.value,
+                      init_pose=_INIT_POSE.value,
+                      init_bank_size=_BANK.value)
   devices = jax.device_count()
   mesh = (jax.sharding.Mesh(np.array(jax.devices()), ('data',))
           if _SHARD.value and devices > 1 else None)
-  fit_batch = fit.make_fit_fn(score_fn=score_fn, sde=sde, scale=scale,
-                              cfg=cfg, mesh=mesh)
+  fit_batch = zedo.make_fit_fn(score_fn=score_fn, sde=sde, scale=scale,
+                               cfg=cfg, mesh=mesh)
   rng = jax.random.key(0)
   for n_str in _N.value:
     n = int(n_str)
@@ -310,8 +315,13 @@ def main(argv):
     rows = max(b * cfg.num_hypotheses, 8)
     hidden = int(kwargs['hidden'])
     calls = cfg.oil_steps + cfg.init_sample_steps  # score calls per fit
-    # Per pose per call, plus the time embedding once per step.
-    work = calls * (b * cfg.num_hypotheses * flops + shared_flops)
+    # Per pose per call, plus the time embedding once per step; the
+    # initial-pose sampler runs over the bank (init_pose 'bank') or over
+    # every hypothesis ('sample').
+    sampled = (cfg.init_bank_size if cfg.init_pose == 'bank'
+               else b * cfg.num_hypotheses)
+    work = (cfg.oil_steps * (b * cfg.num_hypotheses * flops + shared_flops)
+            + cfg.init_sample_steps * (sampled * flops + shared_flops))
     row = {
         'n': n, 'batch': b, 'num_hypotheses': cfg.num_hypotheses,
         'poses_per_s': n / run_s, 'compile_s': round(compile_s, 3),

@@ -28,7 +28,7 @@ hypotheses, ...) this script
   python experiments/bench_pareto.py --candidates='a:oil_steps=250;b:' --n=
 
 A candidate is 'name:key=value,key=value' (name optional); keys are
-`fit.FitConfig` fields. `--time=` picks the candidates timed (default: all;
+`zedo.FitConfig` fields. `--time=` picks the candidates timed (default: all;
 '' = none); `--baseline=` the reference candidate (default: the first).
 The proxy runs with `--proxy_threads` threads (use 1 on a loaded machine,
 and then also `taskset -c 0` for this script).
@@ -55,8 +55,9 @@ sys.path.insert(0, str(ROOT))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import syrip as syrip_config
 from zedoi_jax import data as data_lib
-from zedoi_jax import evaluate
-from zedoi_jax import fit
+from zedoi_jax import eval_sets
+from zedoi_jax import scoring
+from zedoi_jax import zedo
 from zedoi_jax import metrics
 from zedoi_jax import skeleton
 from zedoi_jax.models import load
@@ -124,12 +125,12 @@ def parse_candidate(spec: str, base: dict) -> tuple[str, dict]:
   """'name:k=v,...' -> (name, fit kwargs); values typed as the field."""
   name, _, body = spec.strip().rpartition(':')
   kwargs = dict(base)
-  types = {f.name: f.type for f in dataclasses.fields(fit.FitConfig)}
+  types = {f.name: f.type for f in dataclasses.fields(zedo.FitConfig)}
   for item in filter(None, (s.strip() for s in body.split(','))):
     key, _, value = item.partition('=')
     if key not in types:
       raise ValueError(f'candidate {spec!r}: unknown fit field {key!r}')
-    kind = type(getattr(fit.FitConfig(), key))
+    kind = type(getattr(zedo.FitConfig(), key))
     kwargs[key] = kind(float(value)) if kind is int else kind(value)
   return (name or body), kwargs
 
@@ -153,16 +154,16 @@ def _root_centred(p, root_joints):
 
 
 def _accuracy(name, cfg, model, es, model_layout, rng, model_info):
-  fit_batch = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
-                              scale=model.scale, cfg=cfg)
+  fit_batch = zedo.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
+                               scale=model.scale, cfg=cfg)
   t0 = time.perf_counter()
-  out = fit.fit_dataset(fit_batch, es.inputs, batch_size=len(es.gt),
+  out = zedo.fit_dataset(fit_batch, es.inputs, batch_size=len(es.gt),
                         rng=rng, params=model.params)
   seconds = time.perf_counter() - t0
   to_eval = lambda p: np.asarray(skeleton.convert(p, model_layout,
                                                   es.eval_layout))
   lay = skeleton.get_layout(es.eval_layout)
-  res = evaluate.score(to_eval(out['pose']),
+  res = scoring.score(to_eval(out['pose']),
                        {'mean': to_eval(out['pose_mean']),
                         'min_reproj': to_eval(out['pose_min_reproj'])},
                        es.gt, lay.root_joints)
@@ -178,9 +179,9 @@ def _accuracy(name, cfg, model, es, model_layout, rng, model_info):
 
 def _baseline_row(root, model_info):
   """The trivial baseline: the mean root-centred 'adapt'-split 3D pose."""
-  adapt = evaluate.load_syrip_set(root, split='adapt', input_2d='gt',
+  adapt = eval_sets.load_syrip_set(root, split='adapt', input_2d='gt',
                                   max_poses=0, model_layout='h36m17')
-  val = evaluate.load_syrip_set(root, split=_SPLIT.value, input_2d='gt',
+  val = eval_sets.load_syrip_set(root, split=_SPLIT.value, input_2d='gt',
                                 max_poses=0, model_layout='h36m17')
   rj = skeleton.get_layout(val.eval_layout).root_joints
   mean = _root_centred(adapt.gt, rj).mean(0)
@@ -228,8 +229,8 @@ def _speed(timed, model, inputs, rng, model_info):
   for n in [int(v) for v in _N.value]:
     batch = _tiled(inputs, n)
     for name, cfg in timed:
-      fb = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
-                           scale=model.scale, cfg=cfg)
+      fb = zedo.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
+                            scale=model.scale, cfg=cfg)
       t0 = time.perf_counter()
       c = fb.jitted.lower(rng, batch, model.params,
                           fb.default_hparams).compile()
@@ -379,16 +380,16 @@ def main(argv):
   cands = []
   for spec in specs:
     name, kwargs = parse_candidate(spec, dict(base, layout=model_layout))
-    cands.append((name, fit.FitConfig.from_dict(kwargs)))
+    cands.append((name, zedo.FitConfig.from_dict(kwargs)))
   model_info = {'prior': _PRIOR.value or load.SHIPPED_PRIOR,
                 'adapted': _ADAPTED.value,
                 'fingerprint': model.meta.get('fingerprint'),
                 'model': model.meta.get('model')}
   root = data_lib.data_root(_DATA_ROOT.value)
-  es = evaluate.load_syrip_set(root, split=_SPLIT.value,
+  es = eval_sets.load_syrip_set(root, split=_SPLIT.value,
                                input_2d=_INPUT_2D.value, max_poses=0,
                                model_layout=model_layout)
-  # The seed rule of fit mode (evaluate.fit_and_evaluate).
+  # The seed rule of fit mode (fit_mode.fit).
   rng = jax.random.fold_in(jax.random.key(_SEED.value), 1)
   _emit({'kind': 'run', 'command': ' '.join(sys.argv),
          'devices': [str(d) for d in jax.devices()],

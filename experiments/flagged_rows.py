@@ -18,7 +18,7 @@ from absl import app
 from absl import flags
 
 from zedoi_jax import data as data_lib
-from zedoi_jax import evaluate
+from zedoi_jax import eval_sets
 from zedoi_jax import validity
 
 _MIN = flags.DEFINE_integer('min_confident_joints', 4,
@@ -33,7 +33,7 @@ def main(argv):
   rows = []
   for split in ('val', 'adapt', 'test'):
     for input_2d in ('gt', 'fidip'):
-      es = evaluate.load_syrip_set(root, split=split, input_2d=input_2d,
+      es = eval_sets.load_syrip_set(root, split=split, input_2d=input_2d,
                                    max_poses=0, model_layout='h36m17')
       status, _ = validity.input_status(
           es.inputs['keypoints'], es.inputs['confidence'],

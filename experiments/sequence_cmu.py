@@ -56,7 +56,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from configs import cmu_fit
 from zedoi_jax import camera
 from zedoi_jax import data as data_lib
-from zedoi_jax import fit
+from zedoi_jax import zedo
 from zedoi_jax import metrics
 from zedoi_jax import sequence
 from zedoi_jax.data import mocap
@@ -202,7 +202,7 @@ def timed(fn, *args):
 
 
 def per_frame(model, cfg, takes, min_joints):
-  fit_batch = fit.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
+  fit_batch = zedo.make_fit_fn(score_fn=model.score_fn, sde=model.sde,
                               scale=model.scale, cfg=cfg)
   kp = np.concatenate([tk['keypoints'] for tk in takes])
   conf = np.concatenate([tk['confidence'] for tk in takes])
@@ -284,7 +284,7 @@ def main(argv):
             ipo_steps=fc['ipo_steps'] // k, oil_steps=fc['oil_steps'] // k,
             solve_t_last=fc['solve_t_last'] // k,
             init_sample_steps=max(1, fc['init_sample_steps'] // k))
-  cfg = fit.FitConfig.from_dict(dict(fc, layout='h36m17'))
+  cfg = zedo.FitConfig.from_dict(dict(fc, layout='h36m17'))
   base_seq = sequence.SequenceConfig(smoother='none')
   min_joints = base_seq.min_joints
   out_path = pathlib.Path(_OUT.value)

@@ -1,4 +1,4 @@
-"""Tests for zedoi_jax.adapt and zedoi_jax.data.infant_data.
+"""Tests for zedoi_jax.modes.adapt, zedoi_jax.adaptation and zedoi_jax.data.infant_data.
 
 A tiny prior is exported into a temp dir (no shipped checkpoint needed);
 adaptation runs a few steps on the real SyRIP train split.
@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import syrip as syrip_config
-from zedoi_jax import adapt
+from zedoi_jax.modes import adapt as adapt_mode
+from zedoi_jax import adaptation
 from zedoi_jax import checkpoint
 from zedoi_jax import errors
 from zedoi_jax import skeleton
@@ -95,7 +96,7 @@ class InfantDataTest(absltest.TestCase):
       np.testing.assert_allclose(got, skeleton.root_center(p, 'h36m17'))
 
   def test_mixed_batch_share(self):
-    fn = jax.jit(adapt.make_mixed_batch_fn(augment_fn=None, batch_size=20,
+    fn = jax.jit(adaptation.make_mixed_batch_fn(augment_fn=None, batch_size=20,
                                            ratio=0.25))
     infant = jnp.zeros((7, 17, 3))
     generated = jnp.ones((5, 17, 3))
@@ -112,8 +113,8 @@ class FreezeRulesTest(absltest.TestCase):
                                         jax.random.key(0))
 
   def test_labels_first_match_wins(self):
-    labels = adapt.partition_labels(
-        self.params, adapt.freeze_rules('input.*,block_0/.*'))
+    labels = adaptation.partition_labels(
+        self.params, adaptation.freeze_rules('input.*,block_0/.*'))
     self.assertEqual(labels['input']['kernel'], 'freeze')
     self.assertEqual(labels['block_0']['dense_1']['bias'], 'freeze')
     self.assertEqual(labels['block_1']['dense_1']['bias'], 'train')
@@ -121,11 +122,11 @@ class FreezeRulesTest(absltest.TestCase):
 
   def test_uncovered_leaf_fails_loudly(self):
     with self.assertRaisesRegex(ValueError, 'match no freezing rule'):
-      adapt.partition_labels(self.params, [('block_.*', 'train')])
+      adaptation.partition_labels(self.params, [('block_.*', 'train')])
 
   def test_unused_rule_fails_loudly(self):
     with self.assertRaisesRegex(ValueError, r"\['blok_0/.\*'\]"):
-      adapt.partition_labels(self.params, adapt.freeze_rules('blok_0/.*'))
+      adaptation.partition_labels(self.params, adaptation.freeze_rules('blok_0/.*'))
 
 
 @data_required.needs('syrip')
@@ -140,7 +141,7 @@ class AdaptTest(absltest.TestCase):
     cls.prior = export_tiny_prior(cls.prior_dir, seed=0)
     # The uninterrupted control run: shared by several tests.
     cls.control_dir = cls.tmp / 'control_export'
-    cls.control_summary = adapt.adapt(
+    cls.control_summary = adapt_mode.adapt(
         tiny_config(cls.prior_dir, cls.control_dir), cls.tmp / 'control_run')
 
   @classmethod
@@ -170,8 +171,9 @@ class AdaptTest(absltest.TestCase):
         'x = jnp.zeros((2, 17, 3)); t = jnp.full((2,), 0.5)\n'
         'out = m.score_fn(m.params, x, t)\n'
         'assert out.shape == (2, 17, 3) and bool(jnp.isfinite(out).all())\n'
-        'bad = [n for n in ("zedoi_jax.adapt", "zedoi_jax.train", '
-        '"zedoi_jax.losses", "optax") if n in sys.modules]\n'
+        'bad = [n for n in ("zedoi_jax.modes.adapt", "zedoi_jax.adaptation", '
+        '"zedoi_jax.training", "zedoi_jax.losses", "optax") '
+        'if n in sys.modules]\n'
         'assert not bad, bad\n'
         'print("ok", sorted(m.params))\n')
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO,
@@ -200,10 +202,10 @@ class AdaptTest(absltest.TestCase):
     workdir = self.tmp / 'resume_run'
     export = self.tmp / 'resume_export'
     config = tiny_config(self.prior_dir, export)
-    first = adapt.adapt(config, workdir, stop_at=2)
+    first = adapt_mode.adapt(config, workdir, stop_at=2)
     self.assertIsNone(first['export_dir'])
     self.assertFalse(export.exists())
-    adapt.adapt(config, workdir)
+    adapt_mode.adapt(config, workdir)
     got, _ = checkpoint.load_model(export)
     want, _ = checkpoint.load_model(self.control_dir)
     chex.assert_trees_all_close(got, want, rtol=1e-6, atol=1e-7)
@@ -212,13 +214,13 @@ class AdaptTest(absltest.TestCase):
     other = self.tmp / 'other_prior_2'
     export_tiny_prior(other, seed=9)
     with self.assertRaisesRegex(errors.InputError, 'prior_fingerprint'):
-      adapt.adapt(tiny_config(other, self.tmp / 'x'), self.tmp / 'control_run')
+      adapt_mode.adapt(tiny_config(other, self.tmp / 'x'), self.tmp / 'control_run')
 
   def test_finetune_freezing(self):
     export = self.tmp / 'ft_export'
     config = tiny_config(self.prior_dir, export, method='finetune',
                          freeze='input.*,block_0/.*', data_scale=0.5)
-    adapt.adapt(config, self.tmp / 'ft_run')
+    adapt_mode.adapt(config, self.tmp / 'ft_run')
     params, meta = checkpoint.load_model(export)
     self.assertEqual(meta['kind'], 'finetune')
     self.assertEqual(meta['scale'], 0.5)
@@ -235,7 +237,7 @@ class AdaptTest(absltest.TestCase):
     config = tiny_config(self.prior_dir, self.tmp / 'y', method='finetune',
                          trainable='block_.*')
     with self.assertRaisesRegex(ValueError, 'match no freezing rule'):
-      adapt.adapt(config, self.tmp / 'ft_bad_run')
+      adapt_mode.adapt(config, self.tmp / 'ft_bad_run')
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from configs import syrip as syrip_config
-from zedoi_jax import adapt
+from zedoi_jax.modes import adapt as adapt_mode
 from zedoi_jax import checkpoint
 from zedoi_jax import skeleton
 from zedoi_jax.data import infant_data
@@ -95,7 +95,7 @@ class OwnInfantDataTest(absltest.TestCase):
     config.train.warmup_steps = 1
     config.train.checkpoint_every = 2
     config.progress = False
-    summary = adapt.adapt(config, self.tmp / 'run')
+    summary = adapt_mode.adapt(config, self.tmp / 'run')
     _, meta = checkpoint.load_model(summary['export_dir'])
     self.assertEqual(meta['kind'], 'control')
     self.assertEqual(meta['training']['data']['num_poses'], 24)

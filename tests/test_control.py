@@ -9,7 +9,7 @@ import numpy as np
 
 from zedoi_jax import losses
 from zedoi_jax import sde as sde_lib
-from zedoi_jax import train
+from zedoi_jax import training
 from zedoi_jax.models import control
 from zedoi_jax.models import score_net
 
@@ -91,7 +91,7 @@ class ControlTest(parameterized.TestCase):
     prior_before = jax.tree.map(np.array, prior)
     ctrl = control.init_control_params(prior, KW)
     sde = sde_lib.get_sde('subvp')
-    tx, _ = train.make_optimizer(learning_rate=1e-2, num_steps=10)
+    tx, _ = training.make_optimizer(learning_rate=1e-2, num_steps=10)
     eps_c = control.make_controlled_eps_fn(prior_model_kwargs=KW)
 
     def eps_fn(trainable, frozen, x_t, t, rng):

@@ -10,7 +10,7 @@ from absl.testing import absltest
 
 from configs import default
 from zedoi_jax import checkpoint
-from zedoi_jax import evaluate
+from zedoi_jax.modes import fit as fit_mode
 from zedoi_jax import progress
 from zedoi_jax.errors import InputError
 from zedoi_jax.data import prior_data
@@ -98,7 +98,7 @@ class EvaluateTest(TinyPriorTestCase):
     workdir = self.tmp / 'syrip'
     config = tiny_config(self.prior, name='syrip', split='test',
                          input_2d='fidip', max_poses=5)
-    results = evaluate.fit_and_evaluate(config, workdir)
+    results = fit_mode.fit(config, workdir)
     saved = json.loads((workdir / 'results.json').read_text())
     for key in ('dataset', 'split', 'input_2d', 'num_poses',
                 'num_hypotheses', 'mpjpe_mm', 'pa_mpjpe_mm',
@@ -133,7 +133,7 @@ class EvaluateTest(TinyPriorTestCase):
                          split='all')
     config.fit.rot_axes = 'y'
     config.eval.pictures = False
-    results = evaluate.fit_and_evaluate(config, workdir)
+    results = fit_mode.fit(config, workdir)
     self.assertEqual(results['num_poses'], 3)
     # The trivial baseline: the tiny prior's training mean pose, scored on
     # the same poses.
@@ -149,15 +149,15 @@ class EvaluateTest(TinyPriorTestCase):
                          mocap_files=str(SHARED_DATA / 'cmu' / '131_01.bvh'),
                          split='val')
     with self.assertRaisesRegex(InputError, 'no training poses'):
-      evaluate.fit_and_evaluate(config, self.tmp / 'cmu_val')
+      fit_mode.fit(config, self.tmp / 'cmu_val')
 
   def test_bad_dataset_and_input(self):
     config = tiny_config(self.prior, name='h37m')
     with self.assertRaisesRegex(InputError, 'data.name'):
-      evaluate.fit_and_evaluate(config, self.tmp / 'bad')
+      fit_mode.fit(config, self.tmp / 'bad')
     config = tiny_config(self.prior, name='syrip', input_2d='openpose')
     with self.assertRaisesRegex(InputError, 'input_2d'):
-      evaluate.fit_and_evaluate(config, self.tmp / 'bad2')
+      fit_mode.fit(config, self.tmp / 'bad2')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Tests for zedoi_jax.fit with an analytic Gaussian prior.
+"""Tests for zedoi_jax.zedo (the ZeDO fit loop) with an analytic Gaussian prior.
 
 The stand-in prior is p_0 = N(mu, diag(var0)) around a template pose in the
 camera frame, whose score at time t is exact:
@@ -6,6 +6,8 @@ camera frame, whose score at time t is exact:
 so 2D keypoints plus the prior determine a pose: a fit must recover poses
 drawn from it much better than the prior mean does.
 """
+
+import dataclasses
 
 import chex
 import jax
@@ -15,7 +17,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from zedoi_jax import camera
-from zedoi_jax import fit
+from zedoi_jax import zedo
 from zedoi_jax import metrics
 from zedoi_jax import sde as sde_lib
 from zedoi_jax.errors import InputError
@@ -53,7 +55,7 @@ def make_data(n, seed=0):
               'id': np.arange(n, dtype=np.int32)}
 
 
-SMALL = fit.FitConfig(ipo_steps=8, oil_steps=10, solve_t_last=3,
+SMALL = zedo.FitConfig(ipo_steps=8, oil_steps=10, solve_t_last=3,
                       init_sample_steps=4, num_hypotheses=2)
 
 
@@ -67,30 +69,30 @@ class FitConfigTest(absltest.TestCase):
 
   def test_from_dict_rejects_unknown(self):
     with self.assertRaisesRegex(ValueError, 'unknown fit settings'):
-      fit.FitConfig.from_dict({'ipo_steps': 3, 'oil_stepz': 4})
+      zedo.FitConfig.from_dict({'ipo_steps': 3, 'oil_stepz': 4})
 
   def test_validation(self):
     with self.assertRaisesRegex(ValueError, 'rot_axes'):
-      fit.FitConfig(rot_axes='xw')
+      zedo.FitConfig(rot_axes='xw')
     with self.assertRaisesRegex(ValueError, 'denoise'):
-      fit.FitConfig(denoise='ddim')
+      zedo.FitConfig(denoise='ddim')
     with self.assertRaisesRegex(ValueError, 'init_depth'):
-      fit.FitConfig(init_depth='auto')
+      zedo.FitConfig(init_depth='auto')
     with self.assertRaisesRegex(ValueError, 'solve_t_last'):
-      fit.FitConfig(oil_steps=10, solve_t_last=11)
+      zedo.FitConfig(oil_steps=10, solve_t_last=11)
 
   def test_rotation_matrix(self):
     v = jnp.array([0.3, -0.2, 0.5])
-    r = fit.rotation_matrix(v)
+    r = zedo.rotation_matrix(v)
     chex.assert_trees_all_close(r @ r.T, jnp.eye(3), atol=1e-6)
     chex.assert_trees_all_close(r @ v, v, atol=1e-6)  # axis is fixed
-    g = jax.grad(lambda w: fit.rotation_matrix(w).sum())(jnp.zeros(3))
+    g = jax.grad(lambda w: zedo.rotation_matrix(w).sum())(jnp.zeros(3))
     chex.assert_tree_all_finite(g)
 
   def test_solve_translation_exact(self):
     gt, arrays = make_data(1)
     ray = camera.rays(jnp.asarray(arrays['keypoints'][0]), jnp.asarray(K))
-    t = fit.solve_translation(jnp.asarray(gt[0]), ray, jnp.ones(17),
+    t = zedo.solve_translation(jnp.asarray(gt[0]), ray, jnp.ones(17),
                               jnp.array([0., 0., 1.]))
     chex.assert_trees_all_close(t, TRANS, atol=1e-3)
 
@@ -102,13 +104,13 @@ class FitBatchTest(parameterized.TestCase):
     super().setUpClass()
     cls.gt, cls.arrays = make_data(11)
     # staticmethod: a plain function stored on the class is not a method.
-    cls.fit_batch = staticmethod(fit.make_fit_fn(
+    cls.fit_batch = staticmethod(zedo.make_fit_fn(
         score_fn=gaussian_score_fn, sde=SDE, scale=1.0, cfg=SMALL))
 
   def test_compiles_once_pads_and_drops_rows(self):
-    fit_batch = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+    fit_batch = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
                                 scale=1.0, cfg=SMALL)
-    out = fit.fit_dataset(fit_batch, self.arrays, batch_size=8,
+    out = zedo.fit_dataset(fit_batch, self.arrays, batch_size=8,
                           rng=jax.random.key(0), params=PARAMS)
     self.assertEqual(fit_batch.num_traces(), 1)  # 2 batches, 1 trace
     chex.assert_shape(out['pose'], (11, 2, 17, 3))
@@ -120,7 +122,7 @@ class FitBatchTest(parameterized.TestCase):
     chex.assert_tree_all_finite(out['pose'])
     # Sweepable knobs are arguments: new values, same compiled function.
     hp = dict(SMALL.hparams(), t_max=jnp.float32(0.2))
-    out2 = fit.fit_dataset(fit_batch, self.arrays, batch_size=8,
+    out2 = zedo.fit_dataset(fit_batch, self.arrays, batch_size=8,
                            rng=jax.random.key(0), params=PARAMS, hparams=hp)
     self.assertEqual(fit_batch.num_traces(), 1)
     self.assertFalse(np.allclose(out['pose'], out2['pose']))
@@ -130,7 +132,7 @@ class FitBatchTest(parameterized.TestCase):
                                                         np.arange(3)),
                          PARAMS)
     self.assertFalse(np.allclose(out.pose[:, 0], out.pose[:, 1]))
-    sel = fit.select_hypotheses(np.asarray(out.pose),
+    sel = zedo.select_hypotheses(np.asarray(out.pose),
                                 np.asarray(out.translation),
                                 np.asarray(out.reproj_error))
     best = np.argmin(np.asarray(out.reproj_error), 1)
@@ -153,10 +155,37 @@ class FitBatchTest(parameterized.TestCase):
                                                           full),
         atol=1e-4, rtol=1e-4)
 
+  def test_bank_starts_are_independent_of_the_batch(self):
+    banked = zedo.make_fit_fn(
+        score_fn=gaussian_score_fn, sde=SDE, scale=1.0,
+        cfg=dataclasses.replace(SMALL, init_pose='bank', init_bank_size=4))
+    rng = jax.random.key(3)
+    full = banked(rng, make_batch(self.arrays, np.arange(8)), PARAMS)
+    single = banked(rng, make_batch(self.arrays, np.array([5])), PARAMS)
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda x: x[5:6], full), single, atol=1e-4, rtol=1e-4)
+    chex.assert_tree_all_finite(full.pose)
+    # The bank holds prior samples, not one pose: hypotheses still differ.
+    self.assertFalse(np.allclose(full.pose[:, 0], full.pose[:, 1]))
+    # Its starts are the bank's entries: every fit of a one-entry bank
+    # starts from the same pose, so with the deterministic 'em' rule the
+    # hypotheses of a pose come out equal.
+    one = zedo.make_fit_fn(
+        score_fn=gaussian_score_fn, sde=SDE, scale=1.0,
+        cfg=dataclasses.replace(SMALL, init_pose='bank', init_bank_size=1))
+    out = one(rng, make_batch(self.arrays, np.arange(3)), PARAMS)
+    np.testing.assert_allclose(out.pose[:, 0], out.pose[:, 1], atol=1e-6)
+
+  def test_bank_settings_are_checked(self):
+    with self.assertRaisesRegex(ValueError, 'init_pose'):
+      zedo.FitConfig(init_pose='mean')
+    with self.assertRaisesRegex(ValueError, 'init_bank_size'):
+      zedo.FitConfig(init_pose='bank', init_bank_size=0)
+
   def test_sharded_equals_single_device(self):
     self.assertGreaterEqual(jax.device_count(), 8)
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ('data',))
-    sharded = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+    sharded = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
                               scale=1.0, cfg=SMALL, mesh=mesh)
     self.assertEqual(sharded.batch_multiple, 8)
     batch = make_batch(self.arrays, np.arange(8))
@@ -168,7 +197,7 @@ class FitBatchTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'multiple'):
       sharded(rng, make_batch(self.arrays, np.arange(3)), PARAMS)
     # fit_dataset rounds the batch size up to the mesh size.
-    out = fit.fit_dataset(sharded, self.arrays, batch_size=5, rng=rng,
+    out = zedo.fit_dataset(sharded, self.arrays, batch_size=5, rng=rng,
                           params=PARAMS)
     chex.assert_shape(out['pose'], (11, 2, 17, 3))
 
@@ -189,9 +218,9 @@ class FitBatchTest(parameterized.TestCase):
     chex.assert_trees_all_close(out.pose[1], ref.pose[1], atol=1e-4)
 
   def test_trajectory(self):
-    cfg = fit.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=2,
+    cfg = zedo.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=2,
                         init_sample_steps=3, trajectory_frames=3)
-    fit_batch = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+    fit_batch = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
                                 scale=1.0, cfg=cfg)
     out = fit_batch(jax.random.key(0), make_batch(self.arrays, np.arange(2)),
                     PARAMS)
@@ -206,9 +235,9 @@ class FitBatchTest(parameterized.TestCase):
     batch = make_batch(self.arrays, np.arange(2))
     outs = {}
     for frames in (0, 3, 7):
-      cfg = fit.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=2,
+      cfg = zedo.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=2,
                           init_sample_steps=3, trajectory_frames=frames)
-      outs[frames] = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+      outs[frames] = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
                                      scale=1.0, cfg=cfg)(
                                          jax.random.key(0), batch, PARAMS)
     for frames in (3, 7):
@@ -220,9 +249,9 @@ class FitBatchTest(parameterized.TestCase):
                                 outs[7].trajectory[:, :, 2::2], atol=1e-5)
     # The solving phase moves the translation (the fixed phase alone keeps
     # the IPO one): fewer solving steps give a different translation.
-    cfg = fit.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=0,
+    cfg = zedo.FitConfig(ipo_steps=4, oil_steps=7, solve_t_last=0,
                         init_sample_steps=3)
-    fixed = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE, scale=1.0,
+    fixed = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE, scale=1.0,
                             cfg=cfg)(jax.random.key(0), batch, PARAMS)
     self.assertGreater(float(jnp.abs(fixed.translation
                                      - outs[0].translation).max()), 1e-4)
@@ -234,12 +263,12 @@ class RecoveryTest(parameterized.TestCase):
                             ('tweedie', 'size'))
   def test_recovers_prior_samples(self, denoise, init_depth):
     gt, arrays = make_data(8, seed=7)
-    cfg = fit.FitConfig(ipo_steps=100, oil_steps=40, solve_t_last=10,
+    cfg = zedo.FitConfig(ipo_steps=100, oil_steps=40, solve_t_last=10,
                         init_sample_steps=30, denoise=denoise,
                         init_depth=init_depth)
-    fit_batch = fit.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
+    fit_batch = zedo.make_fit_fn(score_fn=gaussian_score_fn, sde=SDE,
                                 scale=1.0, cfg=cfg)
-    out = fit.fit_dataset(fit_batch, arrays, batch_size=8,
+    out = zedo.fit_dataset(fit_batch, arrays, batch_size=8,
                           rng=jax.random.key(0), params=PARAMS)
     pred = out['pose'][:, 0]
     err = float(metrics.pa_mpjpe(pred, gt).mean())
@@ -260,7 +289,7 @@ class PrepareInputsTest(absltest.TestCase):
     kp[..., 2] = 0.9
     kp[0, 11] = np.nan  # l_hip: pelvis and spine become missing too
     with self.assertLogs(level='WARNING') as logs:
-      out = fit.prepare_inputs(kp, K=K, layout='coco17', source='x.npy')
+      out = zedo.prepare_inputs(kp, K=K, layout='coco17', source='x.npy')
     self.assertIn('1 of 51', ' '.join(logs.output))
     self.assertEqual(out['num_nan'], 1)
     chex.assert_shape(out['keypoints'], (3, 17, 2))
@@ -271,15 +300,15 @@ class PrepareInputsTest(absltest.TestCase):
 
   def test_errors_name_source_and_field(self):
     with self.assertRaisesRegex(InputError, r'x\.npy.*layout.*unknown'):
-      fit.prepare_inputs(np.zeros((2, 17, 2)), K=K, layout='coco19',
+      zedo.prepare_inputs(np.zeros((2, 17, 2)), K=K, layout='coco19',
                          source='x.npy')
     with self.assertRaisesRegex(InputError, r'x\.npy.*keypoints.*14'):
-      fit.prepare_inputs(np.zeros((2, 14, 2)), K=K, layout='coco17',
+      zedo.prepare_inputs(np.zeros((2, 14, 2)), K=K, layout='coco17',
                          source='x.npy')
     with self.assertRaisesRegex(InputError, 'keypoints'):
-      fit.prepare_inputs(np.zeros((17, 2)), K=K, layout='coco17')
+      zedo.prepare_inputs(np.zeros((17, 2)), K=K, layout='coco17')
     with self.assertRaisesRegex(InputError, 'K'):
-      fit.prepare_inputs(np.zeros((2, 17, 2)), K=np.eye(2), layout='coco17')
+      zedo.prepare_inputs(np.zeros((2, 17, 2)), K=np.eye(2), layout='coco17')
 
 
 if __name__ == '__main__':

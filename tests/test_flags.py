@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 import numpy as np
 
 from configs import lift as lift_config
-from zedoi_jax import evaluate
-from zedoi_jax import lift
+from zedoi_jax.modes import fit as fit_mode
+from zedoi_jax import jsonio
+from zedoi_jax import scoring
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax import validity
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
@@ -68,7 +70,7 @@ class LiftFlagsTest(TinyPriorTestCase):
     src = self.tmp / f'{name}.npy'
     np.save(src, kp)
     workdir = self.tmp / name
-    out = lift.lift(self.config(src, **kwargs), workdir)
+    out = lift_mode.lift(self.config(src, **kwargs), workdir)
     text = (workdir / 'lifted.json').read_text()
     self.assertNotRegex(text, r'\bNaN\b|Infinity')
     with np.load(workdir / 'lifted.npz') as z:
@@ -145,7 +147,7 @@ class LiftFlagsTest(TinyPriorTestCase):
       with self.assertRaisesRegex(InputError,
                                   rf"huge.*npy: field 'keypoints': .*"
                                   f'{pattern}'):
-        lift.lift(self.config(src), self.tmp / 'huge')
+        lift_mode.lift(self.config(src), self.tmp / 'huge')
     # Without an image size: beyond 1e6 px.
     bad = kp.copy()
     bad[0, 0, 1] = -2e6
@@ -154,7 +156,7 @@ class LiftFlagsTest(TinyPriorTestCase):
     k_path = self.tmp / 'K_ok.json'
     k_path.write_text(json.dumps([[500, 0, 320], [0, 500, 240], [0, 0, 1]]))
     with self.assertRaisesRegex(InputError, 'nosize.npy.*1e\\+06 px'):
-      lift.lift(self.config(src, image_width=0, image_height=0,
+      lift_mode.lift(self.config(src, image_width=0, image_height=0,
                             camera=str(k_path)), self.tmp / 'nosize')
 
   def test_focal_lengths_and_skew(self):
@@ -169,14 +171,14 @@ class LiftFlagsTest(TinyPriorTestCase):
       np.save(path, np.array([[f, 0, 320], [0, 500, 240], [0, 0, 1]]))
       with self.assertRaisesRegex(InputError, 'K_bad.npy.*K'):
         try:
-          lift.lift(self.config(src, camera=str(path)), self.tmp / 'cam')
+          lift_mode.lift(self.config(src, camera=str(path)), self.tmp / 'cam')
         except InputError as e:
           self.assertRegex(str(e), pattern)
           raise
     path = self.tmp / 'K_skew.npy'
     np.save(path, np.array([[500, 3, 320], [0, 500, 240], [0, 0, 1.0]]))
     with self.assertLogs(level='WARNING') as logs:
-      lift.lift(self.config(src, camera=str(path)), self.tmp / 'skew')
+      lift_mode.lift(self.config(src, camera=str(path)), self.tmp / 'skew')
     self.assertRegex(' '.join(logs.output), r'K_skew.npy.*K\[0,1\] \(skew\)')
 
 
@@ -190,7 +192,7 @@ class FitFlagsTest(TinyPriorTestCase):
                          split='all')
     config.eval.pictures = False
     config.fit.min_confident_joints = 18  # more than the 17 joints: all
-    results = evaluate.fit_and_evaluate(config, workdir)
+    results = fit_mode.fit(config, workdir)
     self.assertEqual((results['num_scored'], results['num_flagged']), (0, 3))
     text = (workdir / 'results.json').read_text()
     self.assertNotRegex(text, r'\bNaN\b|Infinity')
@@ -240,7 +242,7 @@ class ValidityTest(absltest.TestCase):
     self.assertAlmostEqual(err[1], np.hypot(3, 3))
 
   def test_jsonable_writes_null(self):
-    doc = validity.jsonable({'a': np.array([1.0, np.nan]),
+    doc = jsonio.jsonable({'a': np.array([1.0, np.nan]),
                              'b': np.float32(np.inf), 'c': [float('-inf')]})
     self.assertEqual(json.dumps(doc, allow_nan=False),
                      '{"a": [1.0, null], "b": null, "c": [null]}')
@@ -252,18 +254,18 @@ class ValidityTest(absltest.TestCase):
     pred[1] = np.nan
     status = np.array(['ok', 'too_few_joints', 'ok', 'ok'])
     base = {'evaluation_layout': 'syrip12'}
-    res = evaluate.score_results(base, pred[:, None], pred, pred, gt,
+    res = scoring.score_results(base, pred[:, None], pred, pred, gt,
                                  np.ones((4, 1)), status=status)
     self.assertEqual((res['num_scored'], res['num_flagged']), (3, 1))
     self.assertEqual(res['flagged'], [{'row': 1, 'status': 'too_few_joints',
                                        'reason': ''}])
     self.assertTrue(np.isfinite(res['mpjpe_mm']))
     self.assertEqual(res['variants']['mean']['num_poses'], 3)
-    none = evaluate.score_results(base, pred[:, None], pred, pred, gt,
+    none = scoring.score_results(base, pred[:, None], pred, pred, gt,
                                   np.ones((4, 1)),
                                   status=np.full(4, 'too_few_joints'))
     self.assertEqual(none['num_scored'], 0)
-    self.assertIsNone(validity.jsonable(none)['mpjpe_mm'])
+    self.assertIsNone(jsonio.jsonable(none)['mpjpe_mm'])
 
 
 if __name__ == '__main__':

@@ -2,9 +2,9 @@
 
 Hypothesis (derandomised, bounded) writes malformed COCO JSON, truncated or
 odd .npy/.npz arrays and bad camera files and feeds them to
-`lift.load_input` / `lift.load_camera`; each must either load into
+`lift_inputs.load_input` / `lift_inputs.load_camera`; each must either load into
 consistent arrays or raise `InputError` / `FileNotFoundError` naming the
-file. A handful of full `lift.lift` runs then check that the errors reach
+file. A handful of full `lift_mode.lift` runs then check that the errors reach
 the user unchanged, and that NaN keypoints are not an error: they become
 missing joints (confidence 0) with a warning.
 """
@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 import numpy as np
 
 from configs import lift as lift_config
-from zedoi_jax import lift
+from zedoi_jax import lift_inputs
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
@@ -105,7 +106,7 @@ class FuzzLoadersTest(absltest.TestCase):
   @hypothesis.given(doc=_JSON)
   def test_random_json(self, doc):
     path = self._write('.json', json.dumps(doc))
-    out = _expect_clean(self, lambda: lift.load_input(str(path), 'coco17'),
+    out = _expect_clean(self, lambda: lift_inputs.load_input(str(path), 'coco17'),
                         path)
     self._check_loaded(out, path)
 
@@ -122,7 +123,7 @@ class FuzzLoadersTest(absltest.TestCase):
     if cut is not None:
       text = text[:cut]  # truncated file
     path = self._write('.json', text)
-    out = _expect_clean(self, lambda: lift.load_input(str(path), 'coco17'),
+    out = _expect_clean(self, lambda: lift_inputs.load_input(str(path), 'coco17'),
                         path)
     self._check_loaded(out, path)
 
@@ -146,7 +147,7 @@ class FuzzLoadersTest(absltest.TestCase):
       data = data[:cut]
     path = self._write('.npy' if container == 'npy' else '.npz', data)
     out = _expect_clean(
-        self, lambda: lift.load_input(str(path), 'h36m17', image_width=64,
+        self, lambda: lift_inputs.load_input(str(path), 'h36m17', image_width=64,
                                       image_height=48), path)
     self._check_loaded(out, path)
 
@@ -177,13 +178,13 @@ class FuzzLoadersTest(absltest.TestCase):
     elif not matrix:
       data = garbage
     path = self._write(suffix, data)
-    k = _expect_clean(self, lambda: lift.load_camera(str(path)), path)
+    k = _expect_clean(self, lambda: lift_inputs.load_camera(str(path)), path)
     if k is not None:
       self.assertIn(k.shape[-2:], [(3, 3)])
       self.assertTrue(np.isfinite(k).all())
 
   def test_missing_files_are_named(self):
-    for fn in (lambda p: lift.load_input(p, 'coco17'), lift.load_camera):
+    for fn in (lambda p: lift_inputs.load_input(p, 'coco17'), lift_inputs.load_camera):
       with self.assertRaisesRegex(FileNotFoundError, 'absent.json'):
         fn(str(self.tmp / 'absent.json'))
 
@@ -194,7 +195,7 @@ class FuzzLoadersTest(absltest.TestCase):
       z.writestr('keypoints.npy', b'\x93NUMPY garbage')
     path = self._write('.npz', f.getvalue())
     with self.assertRaisesRegex(InputError, str(path)):
-      lift.load_input(str(path), 'h36m17')
+      lift_inputs.load_input(str(path), 'h36m17')
 
 
 class FuzzLiftRunsTest(TinyPriorTestCase):
@@ -225,7 +226,7 @@ class FuzzLiftRunsTest(TinyPriorTestCase):
     src = self.tmp / 'nan.npy'
     np.save(src, kp)
     with self.assertLogs(level='WARNING') as logs:
-      out = lift.lift(self.config(input=str(src)), self.tmp / 'nan')
+      out = lift_mode.lift(self.config(input=str(src)), self.tmp / 'nan')
     self.assertRegex(' '.join(logs.output), r'6 of 51 keypoints are NaN')
     self.assertEqual(out['num_poses'], 3)
     doc = json.loads((self.tmp / 'nan' / 'lifted.json').read_text())
@@ -240,23 +241,23 @@ class FuzzLiftRunsTest(TinyPriorTestCase):
     bad_k = self.tmp / 'K.json'
     bad_k.write_text('{"K": [[1, 0, 0], [0, 1, 0]]}')
     with self.assertRaisesRegex(InputError, 'K.json.*K'):
-      lift.lift(self.config(input=str(good), camera=str(bad_k)),
+      lift_mode.lift(self.config(input=str(good), camera=str(bad_k)),
                 self.tmp / 'o1')
     truncated = self.tmp / 'cut.npz'
     truncated.write_bytes(_npz_bytes(keypoints=self._poses())[:100])
     with self.assertRaisesRegex(InputError, 'cut.npz'):
-      lift.lift(self.config(input=str(truncated)), self.tmp / 'o2')
+      lift_mode.lift(self.config(input=str(truncated)), self.tmp / 'o2')
     wrong = self.tmp / 'wrong.npy'
     np.save(wrong, self._poses()[:, :12])
     with self.assertRaisesRegex(InputError, 'wrong.npy.*17 joints'):
-      lift.lift(self.config(input=str(wrong)), self.tmp / 'o3')
+      lift_mode.lift(self.config(input=str(wrong)), self.tmp / 'o3')
     with self.assertRaisesRegex(FileNotFoundError, 'absent.npy'):
-      lift.lift(self.config(input=str(self.tmp / 'absent.npy')),
+      lift_mode.lift(self.config(input=str(self.tmp / 'absent.npy')),
                 self.tmp / 'o4')
     broken = self.tmp / 'broken.json'
     broken.write_text(json.dumps(_valid_coco())[:-7])
     with self.assertRaisesRegex(InputError, 'broken.json.*malformed'):
-      lift.lift(self.config(input=str(broken), layout='coco17'),
+      lift_mode.lift(self.config(input=str(broken), layout='coco17'),
                 self.tmp / 'o5')
 
 

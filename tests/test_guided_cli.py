@@ -1,4 +1,4 @@
-"""End-to-end test of `config.mode=augment` (zedoi_jax.guided.augment).
+"""End-to-end test of `config.mode=augment` (zedoi_jax.modes.augment).
 
 Runs the generator on a handful of real CMU poses with the shipped prior
 and SyRIP control branch, then checks that its output is what adaptation
@@ -14,7 +14,7 @@ import chex
 import numpy as np
 
 from configs import syrip as syrip_config
-from zedoi_jax import guided
+from zedoi_jax.modes import augment as augment_mode
 from zedoi_jax import skeleton
 from zedoi_jax.data import infant_data
 
@@ -40,7 +40,7 @@ class AugmentCliTest(absltest.TestCase):
     config.fit.batch_size = 4  # 6 poses: one full and one padded batch
     config.progress = False
     config.eval.pictures = False
-    cls.stats = guided.augment(config, cls.workdir)
+    cls.stats = augment_mode.augment(config, cls.workdir)
     cls.npz = cls.workdir / 'generated.npz'
 
   def test_writes_the_documented_files(self):

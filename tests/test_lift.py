@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 from absl.testing import absltest
 
-from zedoi_jax import lift
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax.errors import InputError
 # Shared fixture: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
@@ -41,7 +41,7 @@ class LiftTest(TinyPriorTestCase):
     src = coco_fixture(self.tmp / 'kp.json')
     workdir = self.tmp / 'coco'
     with self.assertLogs(level='WARNING') as logs:
-      out = lift.lift(self.config(input=str(src)), workdir)
+      out = lift_mode.lift(self.config(input=str(src)), workdir)
     self.assertIn('No camera intrinsics', ' '.join(logs.output))
     self.assertEqual(out['num_poses'], 3)
     with np.load(workdir / 'lifted.npz') as z:
@@ -74,7 +74,7 @@ class LiftTest(TinyPriorTestCase):
     config = self.config(input=str(src), layout='h36m17', camera=str(cam),
                          pictures=False)
     with self.assertLogs(level='WARNING') as logs:
-      lift.lift(config, workdir)
+      lift_mode.lift(config, workdir)
     self.assertIn('1 of 68 keypoints are NaN', ' '.join(logs.output))
     with np.load(workdir / 'lifted.npz') as z:
       self.assertEqual(z['poses_3d'].shape, (4, 17, 3))
@@ -85,27 +85,27 @@ class LiftTest(TinyPriorTestCase):
     src = self.tmp / 'bad.npy'
     np.save(src, np.zeros((2, 14, 2)))
     with self.assertRaisesRegex(InputError, r'bad\.npy.*keypoints.*14'):
-      lift.lift(self.config(input=str(src), image_width=640,
+      lift_mode.lift(self.config(input=str(src), image_width=640,
                             image_height=480), self.tmp / 'e1')
     with self.assertRaisesRegex(
         InputError, r'--config\.lift\.camera=.*--config\.lift\.image_width=W '
         r'--config\.lift\.image_height=H'):
-      lift.lift(self.config(input=str(src)), self.tmp / 'e2')
+      lift_mode.lift(self.config(input=str(src)), self.tmp / 'e2')
     with self.assertRaisesRegex(InputError, 'unknown joint layout'):
-      lift.lift(self.config(input=str(src), layout='openpose25'),
+      lift_mode.lift(self.config(input=str(src), layout='openpose25'),
                 self.tmp / 'e3')
     np.save(src, np.zeros((2, 17, 4)))
     with self.assertRaisesRegex(InputError, r'bad\.npy.*\[N, J, 2\]'):
-      lift.lift(self.config(input=str(src), image_width=640,
+      lift_mode.lift(self.config(input=str(src), image_width=640,
                             image_height=480), self.tmp / 'e4')
     with self.assertRaises(FileNotFoundError):
-      lift.lift(self.config(input=str(self.tmp / 'missing.npy')),
+      lift_mode.lift(self.config(input=str(self.tmp / 'missing.npy')),
                 self.tmp / 'e5')
     cam = self.tmp / 'K.txt'
     cam.write_text('1 0 0\n0 1 0\n0 0 0\n')
     np.save(src, np.zeros((2, 17, 2)))
     with self.assertRaisesRegex(InputError, r'K\.txt.*last row'):
-      lift.lift(self.config(input=str(src), camera=str(cam)),
+      lift_mode.lift(self.config(input=str(src), camera=str(cam)),
                 self.tmp / 'e6')
 
 

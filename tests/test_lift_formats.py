@@ -8,7 +8,8 @@ from absl.testing import absltest
 import numpy as np
 
 from zedoi_jax import camera
-from zedoi_jax import lift
+from zedoi_jax import lift_inputs
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax.data import calibration
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
@@ -32,7 +33,7 @@ class LiftFormatsTest(TinyPriorTestCase):
     calib = self.tmp / 'Calib.toml'
     calib.write_text(POSE2SIM_TOML)
     workdir = self.tmp / 'op'
-    out = lift.lift(self.config(input=str(folder), camera=str(calib),
+    out = lift_mode.lift(self.config(input=str(folder), camera=str(calib),
                                 camera_name='cam_01',
                                 export='trc,bvh,csv,gif', frame_rate=25.0),
                     workdir)
@@ -69,9 +70,9 @@ class LiftFormatsTest(TinyPriorTestCase):
                    empty_at=())
     calib = self.tmp / 'Calib.toml'
     calib.write_text(POSE2SIM_TOML)
-    data = lift.load_input(str(folder), 'coco17')
+    data = lift_inputs.load_input(str(folder), 'coco17')
     raw = data['keypoints'].copy()
-    info = lift.camera_setup(data, str(calib), 'cam_01')
+    info = lift_inputs.camera_setup(data, str(calib), 'cam_01')
     self.assertTrue(info['undistorted'])
     ok = data['confidence'] > 0
     dist = [-0.12, 0.05, 0.001, -0.0005]
@@ -81,9 +82,9 @@ class LiftFormatsTest(TinyPriorTestCase):
     self.assertGreater(np.abs(data['keypoints'] - raw)[ok].max(), 1.0)
     np.testing.assert_array_equal(data['keypoints'][~ok], 0.0)
     with self.assertRaisesRegex(InputError, 'cam_01, cam_02'):
-      lift.camera_setup(lift.load_input(str(folder), 'coco17'), str(calib))
+      lift_inputs.camera_setup(lift_inputs.load_input(str(folder), 'coco17'), str(calib))
     with self.assertRaisesRegex(InputError, 'needs a calibration .toml'):
-      lift.camera_setup(lift.load_input(str(folder), 'coco17'), '', 'cam_01')
+      lift_inputs.camera_setup(lift_inputs.load_input(str(folder), 'coco17'), '', 'cam_01')
 
   def test_alphapose_with_per_frame_K(self):
     rng = np.random.default_rng(0)
@@ -102,7 +103,7 @@ class LiftFormatsTest(TinyPriorTestCase):
     cam = self.tmp / 'K_per_frame.npy'
     np.save(cam, ks)
     workdir = self.tmp / 'ap'
-    out = lift.lift(self.config(input=str(src), camera=str(cam),
+    out = lift_mode.lift(self.config(input=str(src), camera=str(cam),
                                 export='csv'), workdir)
     self.assertEqual(out['num_poses'], 6)
     with np.load(workdir / 'lifted.npz') as z:
@@ -112,16 +113,16 @@ class LiftFormatsTest(TinyPriorTestCase):
                                                    930])
     np.save(cam, ks[:3])
     with self.assertRaisesRegex(InputError, 'K_per_frame.npy.*frames 0..3'):
-      lift.lift(self.config(input=str(src), camera=str(cam)),
+      lift_mode.lift(self.config(input=str(src), camera=str(cam)),
                 self.tmp / 'ap2')
 
   def test_unknown_format_error(self):
     src = self.tmp / 'mystery.json'
     src.write_text(json.dumps([{'a': 1}]))
     with self.assertRaisesRegex(InputError, 'mystery.json.*lift.format'):
-      lift.lift(self.config(input=str(src)), self.tmp / 'x')
+      lift_mode.lift(self.config(input=str(src)), self.tmp / 'x')
     with self.assertRaisesRegex(InputError, 'lift.export'):
-      lift.lift(self.config(input=str(src), export='fbx'), self.tmp / 'y')
+      lift_mode.lift(self.config(input=str(src), export='fbx'), self.tmp / 'y')
 
 
 class CameraBoundsTest(absltest.TestCase):
@@ -142,7 +143,7 @@ class CameraBoundsTest(absltest.TestCase):
       np.save(path, k)
       with self.assertRaisesRegex(InputError,
                                   'K_frames.npy.*outside the sane range'):
-        lift.camera_setup(self._data(), str(path))
+        lift_inputs.camera_setup(self._data(), str(path))
 
   def test_calibration_k_with_an_absurd_focal_is_refused(self):
     cam = calibration.Camera(
@@ -152,4 +153,4 @@ class CameraBoundsTest(absltest.TestCase):
         translation=None, label='cam_01')
     with self.assertRaisesRegex(InputError,
                                 'Calib.toml.*outside the sane range'):
-      lift.camera_setup(self._data(), 'Calib.toml', calibration_camera=cam)
+      lift_inputs.camera_setup(self._data(), 'Calib.toml', calibration_camera=cam)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from zedoi_jax import augment
+from zedoi_jax import pose_augment
 from zedoi_jax import losses
 from zedoi_jax import sde as sde_lib
 from zedoi_jax.data import prior_data
@@ -45,7 +45,7 @@ class LossesTest(absltest.TestCase):
     model, sde, tx, state, poses = _setup()
     step = jax.jit(losses.make_train_step(
         model=model, sde=sde, tx=tx, ema_rate=0.9, batch_size=64,
-        augment_fn=augment.make_augment_fn(rotation='none')))
+        augment_fn=pose_augment.make_augment_fn(rotation='none')))
     rng = jax.random.key(1)
     first = []
     for _ in range(50):

@@ -12,7 +12,7 @@ from absl.testing import absltest
 import numpy as np
 
 from zedoi_jax import camera
-from zedoi_jax import evaluate
+from zedoi_jax.modes import fit as fit_mode
 from zedoi_jax import prepare
 from zedoi_jax.data import mini_rgbd
 from zedoi_jax.errors import InputError
@@ -102,7 +102,7 @@ class MiniRgbdFitTest(TinyPriorTestCase):
       config = tiny_config(self.prior, name='mini_rgbd', split='test',
                            mini_rgbd_npz=str(self.npz), joint_map=name)
       config.eval.pictures = False
-      results[name] = evaluate.fit_and_evaluate(config, workdir)
+      results[name] = fit_mode.fit(config, workdir)
       saved = json.loads((workdir / 'results.json').read_text())
       self.assertEqual(saved['dataset'], 'mini_rgbd')
       self.assertEqual(saved['joint_map'], name)

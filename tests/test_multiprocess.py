@@ -20,7 +20,7 @@ import chex
 import numpy as np
 
 from zedoi_jax import checkpoint
-from zedoi_jax import evaluate
+from zedoi_jax.modes import fit as fit_mode
 # Shared fixtures: tests/ is on sys.path under pytest.
 # pylint: disable-next=g-bad-import-order
 from test_evaluate import export_tiny_prior, tiny_config, SHARED_DATA
@@ -118,7 +118,7 @@ class MultiProcessTest(absltest.TestCase):
     for k, v in _overrides(prior).items():
       group, _, name = k.rpartition('.')
       setattr(config[group] if group else config, name, v)
-    ref = evaluate.fit_and_evaluate(config, tmp / 'single')
+    ref = fit_mode.fit(config, tmp / 'single')
     with np.load(tmp / 'proc0' / 'predictions.npz') as got, np.load(
         tmp / 'single' / 'predictions.npz') as want:
       self.assertEqual(sorted(got.files), sorted(want.files))

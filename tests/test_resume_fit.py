@@ -16,8 +16,9 @@ import numpy as np
 
 from configs import lift as lift_config
 from zedoi_jax import chunks
-from zedoi_jax import evaluate
-from zedoi_jax import lift
+from zedoi_jax.modes import fit as fit_mode
+from zedoi_jax import scoring
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax import merge
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
@@ -42,7 +43,7 @@ def _config(prior, **parallel):
 
 def _results(workdir):
   doc = json.loads((pathlib.Path(workdir) / 'results.json').read_text())
-  doc.pop(evaluate.TIMING_KEY)
+  doc.pop(scoring.TIMING_KEY)
   return doc
 
 
@@ -62,7 +63,7 @@ class ResumeAndMergeTest(absltest.TestCase):
     cls.prior = export_tiny_prior(cls.tmp / 'prior')
     # The uninterrupted, unsharded reference.
     cls.ref = cls.tmp / 'ref'
-    evaluate.fit_and_evaluate(_config(cls.prior), cls.ref)
+    fit_mode.fit(_config(cls.prior), cls.ref)
 
   @classmethod
   def tearDownClass(cls):
@@ -72,7 +73,7 @@ class ResumeAndMergeTest(absltest.TestCase):
   def test_killed_fit_resumes_to_the_same_results(self):
     workdir = self.tmp / 'killed'
     with self.assertRaises(chunks.Interrupted):
-      evaluate.fit_and_evaluate(_config(self.prior), workdir,
+      fit_mode.fit(_config(self.prior), workdir,
                                 stop_after_chunks=2)
     done = sorted(p.name for p in (workdir / 'chunks').glob('chunk_*.npz'))
     self.assertEqual(done, ['chunk_00000.npz', 'chunk_00001.npz'])
@@ -83,8 +84,8 @@ class ResumeAndMergeTest(absltest.TestCase):
     changed = _config(self.prior)
     changed.seed = 1
     with self.assertRaisesRegex(InputError, 'another job'):
-      evaluate.fit_and_evaluate(changed, workdir)
-    evaluate.fit_and_evaluate(_config(self.prior), workdir)
+      fit_mode.fit(changed, workdir)
+    fit_mode.fit(_config(self.prior), workdir)
     timing = json.loads((workdir / 'results.json').read_text())['timing']
     self.assertEqual(timing['chunks_total'], 3)
     self.assertEqual(timing['chunks_resumed'], 2)
@@ -99,7 +100,7 @@ class ResumeAndMergeTest(absltest.TestCase):
     dirs = []
     for i in range(2):
       dirs.append(self.tmp / f'shard{i}')
-      results = evaluate.fit_and_evaluate(
+      results = fit_mode.fit(
           _config(self.prior, shard_index=i, num_shards=2), dirs[-1])
       self.assertEqual(results['shard'], {'index': i, 'count': 2})
       self.assertEqual(results['num_poses'], len(range(i, NUM_POSES, 2)))
@@ -152,11 +153,11 @@ class LiftResumeTest(TinyPriorTestCase):
 
     killed = self.tmp / 'lift_killed'
     with self.assertRaises(chunks.Interrupted):
-      lift.lift(config(), killed, stop_after_chunks=1)
+      lift_mode.lift(config(), killed, stop_after_chunks=1)
     self.assertLen(list((killed / 'chunks').glob('chunk_*.npz')), 1)
-    lift.lift(config(), killed)
+    lift_mode.lift(config(), killed)
     for i in range(2):
-      lift.lift(config(shard_index=i, num_shards=2), self.tmp / f'lift{i}')
+      lift_mode.lift(config(shard_index=i, num_shards=2), self.tmp / f'lift{i}')
     merged = self.tmp / 'lift_merged'
     merge.merge(merged, [self.tmp / 'lift1', self.tmp / 'lift0'])
     _assert_same_arrays(self, merged / 'lifted.npz', killed / 'lifted.npz')

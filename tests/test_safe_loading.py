@@ -9,7 +9,7 @@ from absl.testing import absltest
 import numpy as np
 
 from configs import default
-from zedoi_jax import lift
+from zedoi_jax import lift_inputs
 from zedoi_jax.data import h36m
 from zedoi_jax.data import prior_data
 from zedoi_jax.errors import InputError
@@ -39,8 +39,8 @@ class SafeLoadingTest(absltest.TestCase):
           f, {'descr': '<f8', 'fortran_order': False,
               'shape': (10**6, 10**6, 3)})
       f.write(b'\0' * 64)
-    for fn in (lambda: lift.load_input(str(path), 'h36m17'),
-               lambda: lift.load_camera(str(path))):
+    for fn in (lambda: lift_inputs.load_input(str(path), 'h36m17'),
+               lambda: lift_inputs.load_camera(str(path))):
       with self.assertRaisesRegex(InputError, r'huge.npy.*header says shape'
                                   r' \(1000000, 1000000, 3\)') as cm:
         fn()
@@ -49,7 +49,7 @@ class SafeLoadingTest(absltest.TestCase):
     with zipfile.ZipFile(npz, 'w') as z:
       z.writestr('keypoints.npy', path.read_bytes())
     with self.assertRaisesRegex(InputError, r'huge.npz.*keypoints.*header'):
-      lift.load_input(str(npz), 'h36m17')
+      lift_inputs.load_input(str(npz), 'h36m17')
 
   def test_a_directory_is_reported_as_a_directory(self):
     folder = self.tmp / 'folder.npy'
@@ -57,9 +57,9 @@ class SafeLoadingTest(absltest.TestCase):
     # A folder can be a detector's output (OpenPose, MMPose): one with no
     # JSON in it is named as a folder whose format is unknown.
     with self.assertRaisesRegex(InputError, r'folder\.npy.*a folder without'):
-      lift.load_input(str(folder), 'h36m17')
+      lift_inputs.load_input(str(folder), 'h36m17')
     with self.assertRaisesRegex(FileNotFoundError, 'is a directory.*folder'):
-      lift.load_camera(str(folder))
+      lift_inputs.load_camera(str(folder))
 
   def test_pickled_h36m_is_not_read_without_the_switch(self):
     marker = self.tmp / 'code_ran'

@@ -8,8 +8,8 @@ from absl.testing import absltest
 
 from configs import lift as lift_config
 from zedoi_jax import camera
-from zedoi_jax import fit
-from zedoi_jax import lift
+from zedoi_jax import zedo
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax import sequence
 from zedoi_jax.errors import InputError
 # Shared fixtures: tests/ is on sys.path under pytest.
@@ -19,7 +19,7 @@ from test_fit import K, PARAMS, SDE, TEMPLATE, TRANS, gaussian_score_fn
 # pylint: enable=g-bad-import-order
 
 # Converges on the Gaussian prior (as in test_fit's recovery test).
-COLD = fit.FitConfig(ipo_steps=100, oil_steps=40, solve_t_last=10,
+COLD = zedo.FitConfig(ipo_steps=100, oil_steps=40, solve_t_last=10,
                      init_sample_steps=30)
 
 
@@ -62,7 +62,7 @@ class SequenceFitTest(absltest.TestCase):
     # what keeps the later frames there.
     short = dict(ipo_steps=0, oil_steps=3, solve_t_last=1)
     cold_short = jax.tree.map(np.asarray, make_fn(
-        fit.FitConfig(**dict(vars(COLD), **short)))(
+        zedo.FitConfig(**dict(vars(COLD), **short)))(
             jax.random.key(0), batch, PARAMS))
     short_pose = cold_short['pose'][0, 0, 0] + cold_short['translation'][
         0, 0, 0]
@@ -176,7 +176,7 @@ class SequenceLiftTest(TinyPriorTestCase):
     config.lift.sequence = True
     config.lift.sequence_warm_oil_steps = 2
     workdir = self.tmp / 'seq'
-    out = lift.lift(config, workdir)
+    out = lift_mode.lift(config, workdir)
     self.assertEqual(out['num_poses'], 7)
     with np.load(workdir / 'lifted.npz') as z:
       np.testing.assert_array_equal(z['valid'], [True, True, False] +

@@ -1,4 +1,4 @@
-"""Tests for zedoi_jax.train and zedoi_jax.data.prior_data.
+"""Tests for zedoi_jax.training, zedoi_jax.modes.train_prior and zedoi_jax.data.prior_data.
 
 Covers the prior's data pipeline (real CMU takes and synthetic poses), the
 optimiser schedule, kill/resume equivalence of `train_prior`, the export
@@ -24,7 +24,8 @@ from zedoi_jax import errors
 from zedoi_jax import progress
 from zedoi_jax import sampling
 from zedoi_jax import skeleton
-from zedoi_jax import train
+from zedoi_jax.modes import train_prior as train_prior_mode
+from zedoi_jax import training
 from zedoi_jax.data import prior_data
 from zedoi_jax.models import load
 
@@ -161,7 +162,7 @@ class PriorDataTest(absltest.TestCase):
 class OptimizerTest(absltest.TestCase):
 
   def test_schedule(self):
-    _, sched = train.make_optimizer(learning_rate=1e-3, num_steps=100,
+    _, sched = training.make_optimizer(learning_rate=1e-3, num_steps=100,
                                     warmup_steps=10, final_lr_fraction=0.1,
                                     grad_clip=1.0)
     self.assertAlmostEqual(float(sched(0)), 0.0)
@@ -169,7 +170,7 @@ class OptimizerTest(absltest.TestCase):
     self.assertAlmostEqual(float(sched(100)), 1e-4, places=8)
     self.assertLess(float(sched(50)), 1e-3)
     with self.assertRaises(ValueError):
-      train.make_optimizer(learning_rate=0.0, num_steps=10)
+      training.make_optimizer(learning_rate=0.0, num_steps=10)
 
 
 class TrainPriorTest(absltest.TestCase):
@@ -179,16 +180,16 @@ class TrainPriorTest(absltest.TestCase):
     a = _tempdir(self)
     b = _tempdir(self)
     # A run killed after step 4 (checkpoints every 2 steps) ...
-    first = train.train_prior(config, a, stop_at=4)
+    first = train_prior_mode.train_prior(config, a, stop_at=4)
     self.assertIsNone(first['export_dir'])
     self.assertEqual(first['num_steps'], 4)
     self.assertEqual(checkpoint.TrainCheckpointer(a).latest_step(), 4)
     # ... restarted in the same workdir continues from step 4.
-    second = train.train_prior(config, a)
+    second = train_prior_mode.train_prior(config, a)
     self.assertEqual(second['num_steps'], 6)
     steps = [r['step'] for r in progress.read_metrics(a) if 'train/loss' in r]
     self.assertEqual(steps, [2, 4, 6])
-    full = train.train_prior(config, b)
+    full = train_prior_mode.train_prior(config, b)
     p_resumed, meta = checkpoint.load_model(second['export_dir'])
     p_full, _ = checkpoint.load_model(full['export_dir'])
     chex.assert_trees_all_equal(p_resumed, p_full)
@@ -210,8 +211,8 @@ class TrainPriorTest(absltest.TestCase):
     data_required.require('cmu', '131_01.bvh')
     test_cmu_extra.require_cmu_extra()
     a, b = _tempdir(self), _tempdir(self)
-    first = train.train_prior(config, a)
-    second = train.train_prior(config, b)
+    first = train_prior_mode.train_prior(config, a)
+    second = train_prior_mode.train_prior(config, b)
     rows = [r for r in progress.read_metrics(a) if 'val/loss' in r]
     self.assertEqual([r['step'] for r in rows], [2, 4])
     for r in rows:
@@ -229,11 +230,11 @@ class TrainPriorTest(absltest.TestCase):
   def test_wrong_checkpoint_is_named(self):
     config = _tiny_config(num_steps=2)
     d = _tempdir(self)
-    train.train_prior(config, d)
+    train_prior_mode.train_prior(config, d)
     bigger = _tiny_config(num_steps=4)
     bigger.model.hidden = 64
     with self.assertRaises(errors.InputError):
-      train.train_prior(bigger, d)
+      train_prior_mode.train_prior(bigger, d)
 
   def test_loop_raises_on_non_finite_loss(self):
     def step_fn(state):
@@ -243,10 +244,10 @@ class TrainPriorTest(absltest.TestCase):
       return {'step': step}, {'loss': loss, 'grad_norm': loss,
                               'finite': finite}
     with self.assertRaisesRegex(FloatingPointError, 'step 3'):
-      train.run_training_loop(step_fn=step_fn,
+      training.run_training_loop(step_fn=step_fn,
                               state={'step': jnp.asarray(0)}, num_steps=10,
                               log_every=100, show_progress=False)
-    state, out = train.run_training_loop(
+    state, out = training.run_training_loop(
         step_fn=step_fn, state={'step': jnp.asarray(0)}, num_steps=2,
         log_every=1, show_progress=False)
     self.assertEqual(int(state['step']), 2)

@@ -21,7 +21,7 @@ import numpy as np
 from absl.testing import absltest
 
 from configs import lift as lift_config
-from zedoi_jax import lift
+from zedoi_jax.modes import lift as lift_mode
 from zedoi_jax import skeleton
 from zedoi_jax import video
 from zedoi_jax.errors import InputError
@@ -120,7 +120,7 @@ class VideoNoExtraTest(absltest.TestCase):
       config = lift_config.get_config()
       config.lift.input = str(MEDIA / 'frames')
       with self.assertRaises(video.MissingExtraError) as e2:
-        lift.lift(config, make_tmp(self))
+        lift_mode.lift(config, make_tmp(self))
     for err in (e.exception, e2.exception):
       self.assertIn("pip install -e '.[video]'", str(err))
       self.assertNotIn('\n', str(err))
@@ -259,7 +259,7 @@ class VideoLiftTest(TinyPriorTestCase):
     k = np.array([[840.0, 0, 270], [0, 840, 480], [0, 0, 1]])
     np.savetxt(self.tmp / 'K.txt', k)
     workdir = self.tmp / 'wd'
-    out = lift.lift(self.config(input=str(frames),
+    out = lift_mode.lift(self.config(input=str(frames),
                                 camera=str(self.tmp / 'K.txt')), workdir)
     self.assertEqual(out['num_poses'], 2)
     with np.load(workdir / 'video_3d.npz') as z:

@@ -2,7 +2,8 @@ r"""Command-line entry point: `python -m zedoi_jax.main --config=... --workdir=.
 
 Parses flags, takes the workdir's lock (one run per workdir), writes
 `workdir/config.json`, and hands the config to the entry function of
-`config.mode`. Override any field with
+`config.mode`: `<mode>(config, workdir)` in `zedoi_jax/modes/<mode>.py`.
+Override any field with
 `--config.<a>.<b>=value`; the config is locked, so a misspelt field fails.
 
   python -m zedoi_jax.main --config=configs/syrip.py --workdir=/tmp/syrip
@@ -19,7 +20,6 @@ line on stderr and exit code 2; `--verbosity=1` or ZEDOI_TRACEBACK=1 shows
 the traceback instead.
 """
 
-import importlib
 import os
 import pathlib
 import sys
@@ -29,6 +29,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from zedoi_jax import modes
 from zedoi_jax import parallel
 from zedoi_jax import runs
 from zedoi_jax.errors import InputError
@@ -41,16 +42,6 @@ _WORKDIR = flags.DEFINE_string(
     'Run directory (config.json, metrics.jsonl, results, checkpoints). '
     'Default: workdirs/<config name>-<mode>.')
 flags.mark_flags_as_required(['config'])
-
-# mode -> 'module:function'; each function takes (config, workdir).
-MODES = {
-    'train_prior': 'zedoi_jax.train:train_prior',
-    'adapt': 'zedoi_jax.adapt:adapt',
-    'augment': 'zedoi_jax.guided:augment',
-    'fit': 'zedoi_jax.evaluate:fit_and_evaluate',
-    'lift': 'zedoi_jax.lift:lift',
-}
-
 
 # Exceptions that mean "fix your input", reported in one line (exit 2).
 USER_ERRORS = (InputError, FileNotFoundError)
@@ -79,9 +70,10 @@ def _main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = _CONFIG.value
-  if config.mode not in MODES:
+  if config.mode not in modes.NAMES:
     raise app.UsageError(
-        f'unknown config.mode {config.mode!r}; known: {sorted(MODES)}')
+        f'unknown config.mode {config.mode!r}; '
+        f'known: {sorted(modes.NAMES)}')
   config_path = flags.FLAGS['config'].config_filename
   workdir = _WORKDIR.value or str(
       pathlib.Path('workdirs') /
@@ -98,8 +90,7 @@ def _main(argv):
                parallel.process_count())
   with runs.lock(workdir):
     runs.start(config, workdir)
-    module_name, fn_name = MODES[config.mode].split(':')
-    entry = getattr(importlib.import_module(module_name), fn_name)
+    entry = modes.entry(config.mode)
     logging.info('mode %s, workdir %s', config.mode, workdir)
     with runs.timed(workdir, config.mode):
       entry(config, workdir)

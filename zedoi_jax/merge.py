@@ -30,6 +30,9 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from zedoi_jax import jsonio
+from zedoi_jax import scoring
+from zedoi_jax import validity
 from zedoi_jax.errors import InputError
 
 # Arrays that are the same for every row (not concatenated, must agree).
@@ -127,8 +130,7 @@ def check_rows(rows: Sequence[np.ndarray], num_rows: int,
 def _job_description(doc: dict[str, Any], kind: str) -> dict[str, Any]:
   """The part of a shard's JSON every shard of the job must share."""
   if kind == 'fit':
-    from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
-    skip = set(evaluate.METRIC_KEYS) | set(PER_SHARD_KEYS)
+    skip = set(scoring.METRIC_KEYS) | set(PER_SHARD_KEYS)
   else:
     skip = set(PER_SHARD_KEYS) | {'poses', 'num_flagged', 'status_counts'}
   return {k: v for k, v in doc.items() if k not in skip}
@@ -199,25 +201,23 @@ def merge(out: str | os.PathLike,
   timing = {'merged_from': [str(s['dir']) for s in shards],
             'shards': [s['doc'].get('timing') for s in shards]}
   if kind == 'fit':
-    from zedoi_jax import evaluate  # pylint: disable=g-import-not-at-top
-    doc = evaluate.score_results(
+    doc = scoring.score_results(
         job, merged['pred_poses'], merged['pred_min_reproj'],
         merged['pred_mean'], merged['gt'], merged['reproj_error'],
         status=merged.get('status'), reasons=merged.get('reason'),
         rows=merged.get('rows'))
-    doc[evaluate.TIMING_KEY] = timing
+    doc[scoring.TIMING_KEY] = timing
     np.savez_compressed(out / arr_name, **merged)
-    evaluate.write_json(out / doc_name, doc)
+    jsonio.write_json(out / doc_name, doc)
   else:
     poses = [p for s in shards for p in s['doc'].get('poses', [])]
     poses.sort(key=lambda p: p['row'])
     doc = dict(job, poses=poses, timing=timing)
     if 'status' in merged:
-      from zedoi_jax import validity  # pylint: disable=g-import-not-at-top
       doc['num_flagged'] = int((merged['status'] != validity.OK).sum())
       doc['status_counts'] = validity.counts(merged['status'])
     np.savez_compressed(out / arr_name, **merged)
-    (out / doc_name).write_text(json.dumps(doc, indent=1) + '\n')
+    jsonio.write_json(out / doc_name, doc, indent=1)
   print(f'merged {len(shards)} {kind} shard(s), {num_rows} rows -> {out}')
   return {'kind': kind, 'num_rows': num_rows,
           'files': [str(out / doc_name), str(out / arr_name)]}

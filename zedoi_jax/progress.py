@@ -24,18 +24,7 @@ from absl import logging
 import numpy as np
 import tqdm
 
-
-def _to_json(value: Any) -> Any:
-  """Converts numpy / jax scalars and arrays into JSON-friendly values."""
-  if isinstance(value, dict):
-    return {str(k): _to_json(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_to_json(v) for v in value]
-  if hasattr(value, 'tolist') and not isinstance(value, (str, bytes)):
-    return _to_json(np.asarray(value).tolist())
-  if isinstance(value, float) and not math.isfinite(value):
-    return None  # JSON null: non-finite values are never written as numbers
-  return value
+from zedoi_jax import jsonio
 
 
 class MetricWriter:
@@ -66,9 +55,9 @@ class MetricWriter:
     """Appends one row {'step': step, **scalars}."""
     if not self.enabled:
       return
-    row = {'step': int(step), **_to_json(scalars)}
+    row = {'step': int(step), **scalars}
     with self.path.open('a') as f:
-      f.write(json.dumps(row) + '\n')
+      f.write(jsonio.dumps(row) + '\n')
     if self._tb is not None:
       for k, v in scalars.items():
         if np.ndim(v) == 0 and isinstance(np.asarray(v).item(), (int, float)):

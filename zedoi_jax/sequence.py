@@ -1,6 +1,6 @@
 """Sequence lifting: a person track over video frames, fitted frame by frame.
 
-A track's first usable frame is fitted cold (`fit.fit_one`: prior sample,
+A track's first usable frame is fitted cold (`zedo.fit_one`: prior sample,
 IPO, OIL at the full step counts). Every later frame is warm-started from the
 last usable frame's fit (`fit_one(init=...)`: its pose, rotation and
 distance along this frame's root ray; no prior sample) and runs only
@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zedoi_jax import fit
+from zedoi_jax import zedo
 from zedoi_jax import skeleton
 from zedoi_jax.errors import InputError
 
@@ -112,14 +112,14 @@ class SequenceConfig:
       raise ValueError(f'unknown lift.sequence_* settings {unknown}')
     return cls(**kwargs)
 
-  def warm_fit_config(self, cfg: fit.FitConfig) -> fit.FitConfig:
+  def warm_fit_config(self, cfg: zedo.FitConfig) -> zedo.FitConfig:
     """The fit settings of a warm-started frame."""
     return dataclasses.replace(
         cfg, ipo_steps=self.warm_ipo_steps, oil_steps=self.warm_oil_steps,
         solve_t_last=min(cfg.solve_t_last, self.warm_oil_steps // 2),
         trajectory_frames=0)
 
-  def hparams(self, cfg: fit.FitConfig) -> dict[str, jax.Array]:
+  def hparams(self, cfg: zedo.FitConfig) -> dict[str, jax.Array]:
     values = dict(dataclasses.asdict(self))
     values['warm_t_max'] = self.warm_t_max or cfg.t_max
     values['warm_em_dt'] = self.warm_em_dt or cfg.em_dt
@@ -212,8 +212,8 @@ def smooth_poses(pose: jax.Array, translation: jax.Array, valid: jax.Array,
 # ------------------------------------------------------------ compiled
 
 
-def make_sequence_fn(*, score_fn: fit.ScoreFn, sde, scale: float,
-                     cfg: fit.FitConfig, seq: SequenceConfig):
+def make_sequence_fn(*, score_fn: zedo.ScoreFn, sde, scale: float,
+                     cfg: zedo.FitConfig, seq: SequenceConfig):
   """Builds the compiled track fit.
 
   Returns:
@@ -229,8 +229,8 @@ def make_sequence_fn(*, score_fn: fit.ScoreFn, sde, scale: float,
   """
   warm_cfg = seq.warm_fit_config(cfg)
   common = dict(score_fn=score_fn, sde=sde, scale=scale)
-  cold = functools.partial(fit.fit_one, cfg=cfg, **common)
-  warm = functools.partial(fit.fit_one, cfg=warm_cfg, **common)
+  cold = functools.partial(zedo.fit_one, cfg=cfg, **common)
+  warm = functools.partial(zedo.fit_one, cfg=warm_cfg, **common)
   root = skeleton.get_layout(cfg.layout).root_joints
   use_anchor = seq.anchor_weight > 0
   traces = [0]
@@ -285,9 +285,7 @@ def make_sequence_fn(*, score_fn: fit.ScoreFn, sde, scale: float,
     conf = jnp.where(valid[..., None], conf, 0.0)
 
     def per_track(k, c, cam, v, track_id):
-      key = jax.random.fold_in(rng, track_id)
-      keys = jax.vmap(lambda h: jax.random.fold_in(key, h))(
-          jnp.arange(cfg.num_hypotheses))
+      keys = zedo.hypothesis_keys(rng, track_id, cfg.num_hypotheses)
       out = jax.vmap(lambda kk: one_track(kk, k, c, cam, v, params, hp, shp)
                      )(keys)
       out['valid'] = v
@@ -383,7 +381,7 @@ def lift_rows(fit_tracks, inputs: Mapping[str, np.ndarray], *,
   Args:
     fit_tracks: from `make_sequence_fn`.
     inputs: {'keypoints' [N, J, 2], 'confidence' [N, J], 'K' [N, 3, 3]} in
-      the model layout (`fit.prepare_inputs`).
+      the model layout (`zedo.prepare_inputs`).
     frame, track: [N] frame indices and track ids (see `group_rows`).
     rng, params, hparams, seq_hparams: as `fit_tracks`.
     frame_multiple: track lengths are padded to a multiple of this (fewer

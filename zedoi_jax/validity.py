@@ -5,7 +5,7 @@ No silent wrong answers: a pose whose 2D input cannot determine a 3D pose
 fitted into a confident-looking answer. Its output row is NaN, it carries a
 per-row `status` (see `STATUSES`) and a reason, and the run's summary counts
 it. Values that are not finite are written to JSON as `null`, never as a
-number (`jsonable`).
+number (`zedoi_jax.jsonio`).
 
 Bounds refuse inputs that can only be corrupt or in the wrong unit before
 anything is compiled: keypoints far outside the image (or beyond
@@ -16,9 +16,6 @@ Host-side, numpy only.
 """
 
 from __future__ import annotations
-
-import math
-from typing import Any
 
 from absl import logging
 import numpy as np
@@ -126,26 +123,6 @@ def reprojection_error(projected: np.ndarray, keypoints: np.ndarray,
   with np.errstate(invalid='ignore', divide='ignore'):
     err = (w * np.where(w > 0, d, 0.0)).sum(-1) / total
   return np.where(total > 0, err, np.nan)
-
-
-def jsonable(value: Any) -> Any:
-  """numpy scalars/arrays -> Python; non-finite floats -> None (JSON null).
-
-  The one convention of every JSON file zedoi_jax writes: a value that is
-  not a finite number (a flagged row's pose, an error with nothing visible)
-  is `null`, never `NaN` or `Infinity` (not JSON) nor a made-up number.
-  """
-  if isinstance(value, dict):
-    return {str(k): jsonable(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [jsonable(v) for v in value]
-  if isinstance(value, np.ndarray):
-    return jsonable(value.tolist())
-  if isinstance(value, np.generic):
-    value = value.item()
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
-  return value
 
 
 def check_keypoint_bounds(keypoints: np.ndarray, image_wh: np.ndarray, *,

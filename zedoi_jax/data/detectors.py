@@ -582,7 +582,7 @@ def read(path, fmt: str = 'auto', *, layout: str | None = None,
 
   `layout` resolves what a file cannot tell (25-joint OpenPose, DeepLabCut
   body parts); formats that carry their layout ignore it. COCO JSON and
-  arrays are read by `zedoi_jax.lift.load_input`, not here.
+  arrays are read by `zedoi_jax.lift_inputs.load_input`, not here.
   """
   if fmt == 'auto':
     fmt = detect_format(path)

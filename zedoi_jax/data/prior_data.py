@@ -8,7 +8,7 @@ array [N, 17, 3] of Human3.6M-17 poses:
   (x, y, z) -> (x, -y, -z) and Human3.6M's Z-up world maps (x, y, z) ->
   (x, -z, y). Both maps are proper rotations (det +1: a rotation about x by
   180 and -90 degrees), so left stays left. Where the body faces does not
-  matter: training rotates every pose anyway (`zedoi_jax.augment`);
+  matter: training rotates every pose anyway (`zedoi_jax.pose_augment`);
 - root-relative: the pelvis (joint 0) at the origin; metres;
 - sampled by time: one frame every 1 / `sample_hz` seconds of each take
   (its own frame rate: BVH Frame Time, CMU AMC 120 Hz), or one frame in

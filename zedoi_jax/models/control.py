@@ -34,7 +34,7 @@ a real condition is not confused with this one.
 Parameter trees: the controlled model's params are
 `{'prior': <ScoreNet params>, 'control': <ControlBranch params>}`, with
 ControlBranch params `{'trunk': <ScoreNet params>, 'zero_0': {'kernel',
-'bias'}, ...}`. Training differentiates only 'control' (`zedoi_jax.adapt`).
+'bias'}, ...}`. Training differentiates only 'control' (`zedoi_jax.modes.adapt`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ZeDO fit loop: 3D poses from 2D keypoints against a diffusion prior.
+"""The ZeDO optimisation: 3D poses from 2D keypoints against a diffusion prior.
 
 One 2D pose (pixel keypoints `u` [J, 2], confidences [J], intrinsics K) is
 lifted by optimisation (docs/method.md section 3):
@@ -80,6 +80,9 @@ ScoreFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 DENOISE_RULES = ('tweedie', 'em')
 REINIT_RULES = ('flat', 'ipo_depth', 'none')
 INIT_DEPTH_RULES = ('fixed', 'size')
+INIT_POSE_RULES = ('sample', 'bank')
+# fold_in data of the pose bank's key; sample ids are int32 >= 0, never this.
+_BANK_KEY = 2**32 - 1
 # Keep projected points at least this far (metres) in front of the camera, so
 # a pose that swings behind the camera during IPO gives finite pixels.
 _MIN_DEPTH = 1e-2
@@ -102,6 +105,13 @@ class FitConfig:
     solve_t_last: final OIL iterations re-solving the translation.
     num_hypotheses: S, hypotheses per pose (each from its own prior sample).
     init_sample_steps: reverse-SDE steps drawing the initial pose.
+    init_pose: the initial pose, 'sample' (a prior sample per hypothesis,
+      `init_sample_steps` reverse-SDE steps each) | 'bank' (one bank of
+      `init_bank_size` prior samples per compiled batch, drawn with a key of
+      the fit's rng alone; each hypothesis starts from the entry its own key
+      picks: every start is still an exact prior sample, independent of the
+      batch, at a fraction of the sampling cost for big batches).
+    init_bank_size: prior samples in the bank of init_pose 'bank'.
     batch_size: poses per compiled batch (fit_dataset).
     trajectory_frames: thinned OIL frames kept per fit (0 = none).
     denoise: OIL diffusion rule, 'tweedie' | 'em' (see module docstring).
@@ -131,6 +141,8 @@ class FitConfig:
   solve_t_last: int = 50
   num_hypotheses: int = 1
   init_sample_steps: int = 100
+  init_pose: str = 'sample'
+  init_bank_size: int = 64
   batch_size: int = 256
   trajectory_frames: int = 0
   denoise: str = 'em'
@@ -173,6 +185,12 @@ class FitConfig:
     if self.denoise not in DENOISE_RULES:
       raise ValueError(f'fit.denoise must be one of {DENOISE_RULES}, got '
                        f'{self.denoise!r}')
+    if self.init_pose not in INIT_POSE_RULES:
+      raise ValueError(f'fit.init_pose must be one of {INIT_POSE_RULES}, '
+                       f'got {self.init_pose!r}')
+    if self.init_bank_size < 1:
+      raise ValueError(f'fit.init_bank_size must be >= 1, got '
+                       f'{self.init_bank_size}')
     if self.init_depth not in INIT_DEPTH_RULES:
       raise ValueError(f'fit.init_depth must be one of {INIT_DEPTH_RULES}, '
                        f'got {self.init_depth!r}')
@@ -321,6 +339,22 @@ def _initial_pose(rng, params, *, score_fn, sde, scale, cfg, num_joints):
   return pose
 
 
+def initial_pose_bank(rng, params, *, score_fn, sde, scale, cfg: 'FitConfig',
+                      num_joints: int) -> jax.Array | None:
+  """The [M, J, 3] prior samples (metres) of `cfg.init_pose='bank'`, or
+  None with 'sample'. Drawn from fold_in(rng, _BANK_KEY): the fit's rng
+  alone, so every batch of a fit gets the same bank."""
+  if cfg.init_pose != 'bank':
+    return None
+  from zedoi_jax import sampling  # pylint: disable=g-import-not-at-top
+  x = sampling.sample(jax.random.fold_in(rng, _BANK_KEY), score_fn, params,
+                      sde, num_samples=cfg.init_bank_size,
+                      num_joints=num_joints,
+                      num_steps=max(cfg.init_sample_steps, 1),
+                      method=cfg.init_sample_method)
+  return jnp.asarray(x, jnp.float32) * scale
+
+
 def _depth_from_size(x0, keypoints, w, K, root_ray, fallback):
   """Initial translation from the 2D spread of the keypoints.
 
@@ -387,7 +421,8 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
             sde: sde_lib.VPSDE, scale: float, cfg: FitConfig,
             hparams: Mapping[str, jax.Array] | None = None,
             init: Mapping[str, jax.Array] | None = None,
-            anchor: tuple[jax.Array, jax.Array] | None = None) -> FitResult:
+            anchor: tuple[jax.Array, jax.Array] | None = None,
+            pose_bank: jax.Array | None = None) -> FitResult:
   """Fits one 3D pose (one hypothesis) to one 2D pose. Pure; jit/vmap-able.
 
   Args:
@@ -413,6 +448,8 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     anchor: (pose_abs [J, 3], weight []) an in-loop temporal term: after
       every OIL alignment each joint also moves `weight` of the way toward
       this camera-frame pose (e.g. the previous frame's fit).
+    pose_bank: [M, J, 3] prior samples (metres, `initial_pose_bank`): with
+      `cfg.init_pose='bank'` the initial pose is the entry this key picks.
 
   Returns:
     FitResult without batch axes: pose [J, 3], translation [3], rotation
@@ -434,7 +471,12 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
   root_ray = camera.rays(root_uv[None], K)[0]
   t0 = cfg.init_t * root_ray
 
-  if init is None:
+  if init is None and cfg.init_pose == 'bank':
+    if pose_bank is None:
+      raise ValueError("fit.init_pose='bank' needs pose_bank "
+                       '(initial_pose_bank)')
+    x0 = pose_bank[jax.random.randint(init_rng, (), 0, pose_bank.shape[0])]
+  elif init is None:
     x0 = _initial_pose(init_rng, params, score_fn=score_fn, sde=sde,
                        scale=scale, cfg=cfg, num_joints=num_joints)
   else:
@@ -444,7 +486,28 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
   if cfg.init_depth == 'size' and init is None:
     t0 = _depth_from_size(x0, keypoints, w, K, root_ray, cfg.init_t)
 
-  # ---- IPO: rotation (restricted to rot_axes) and translation scale.
+  rot, trans = _ipo(x0, t0, keypoints, w, K, hp, cfg)
+  pose = _reinit(x0 @ rot.T, trans, rot, ray, root_ray, w, cfg, root)
+  pose, trans, trajectory = _oil(
+      oil_rng, pose, trans, ray, w, params, hp, cfg, root, anchor,
+      score_fn=score_fn, sde=sde, scale=scale)
+  if cfg.solve_t_last:
+    # The last diffusion step moved the joints: re-fit T to the final pose.
+    trans = solve_translation(pose, ray, w, trans)
+  err = reprojection_error(pose + trans, keypoints, w, K)
+  if init is not None:
+    rot = rot @ init['rotation']
+  return FitResult(pose=pose, translation=trans, rotation=rot,
+                   reproj_error=err, trajectory=trajectory)
+
+
+def _ipo(x0, t0, keypoints, w, K, hp, cfg):
+  """IPO: Adam on the rotation (restricted to `rot_axes`) and the scale of
+  the translation, minimising the weighted L1 reprojection error.
+
+  Returns:
+    (rotation [3, 3], translation [3]).
+  """
   axis_mask = jnp.array([float(a in cfg.rot_axes) for a in 'xyz'])
 
   def ipo_loss(p):
@@ -466,12 +529,13 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
 
   (p, _), _ = jax.lax.scan(ipo_step, (p0, opt.init(p0)), None,
                            length=cfg.ipo_steps)
-  rot = rotation_matrix(p['rotvec'] * axis_mask)
-  trans = t0 * p['scale']
-  posed = x0 @ rot.T  # root-relative, camera frame
-  visible = (w > 0)[:, None]
+  return rotation_matrix(p['rotvec'] * axis_mask), t0 * p['scale']
 
-  # ---- Re-initialisation from the 2D.
+
+def _reinit(posed, trans, rot, ray, root_ray, w, cfg, root):
+  """The pose OIL starts from (`cfg.reinit`), root-relative: the IPO-posed
+  sample `posed` with its visible joints moved onto their rays."""
+  visible = (w > 0)[:, None]
   if cfg.reinit == 'flat':
     d = ray / ray[:, 2:]  # z = 1
     depth = trans[2]
@@ -484,10 +548,17 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     pose = jnp.where(visible, on_ray, posed)
   else:
     pose = posed
-  pose = pose - pose[jnp.array(root)].mean(0)
+  return pose - pose[jnp.array(root)].mean(0)
 
-  # ---- OIL: a fixed-translation phase, then a translation-solving phase,
-  # each its own scan (no per-step select evaluating both branches).
+
+def _oil(oil_rng, pose, trans, ray, w, params, hp, cfg, root, anchor, *,
+         score_fn, sde, scale):
+  """OIL: a fixed-translation phase, then a translation-solving phase,
+  each its own scan (no per-step select evaluating both branches).
+
+  Returns:
+    (pose [J, 3], translation [3], trajectory [F, J, 3] or None).
+  """
   n = cfg.oil_steps
   solve_from = n - cfg.solve_t_last
   root_idx = jnp.array(root)
@@ -529,18 +600,29 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
     carry, got = _oil_phase(steps[solve], carry, a, b, frame_ends, chunk)
     kept.extend(got)
   pose, trans = carry
-  trajectory = jnp.concatenate(kept, 0) if frames else None
-  if cfg.solve_t_last:
-    # The last diffusion step moved the joints: re-fit T to the final pose.
-    trans = solve_translation(pose, ray, w, trans)
-  err = reprojection_error(pose + trans, keypoints, w, K)
-  if init is not None:
-    rot = rot @ init['rotation']
-  return FitResult(pose=pose, translation=trans, rotation=rot,
-                   reproj_error=err, trajectory=trajectory)
+  return pose, trans, (jnp.concatenate(kept, 0) if frames else None)
 
 
 # ------------------------------------------------------------ batches
+
+
+def hypothesis_keys(rng: jax.Array, sample_id: jax.Array,
+                    num_hypotheses: int) -> jax.Array:
+  """[S] keys of one sample's hypotheses: fold_in(fold_in(rng, id), h).
+
+  Keys come from the sample's id, not its place in the batch, so a result
+  does not depend on how rows are batched, chunked or sharded.
+  """
+  key = jax.random.fold_in(rng, sample_id)
+  return jax.vmap(lambda h: jax.random.fold_in(key, h))(
+      jnp.arange(num_hypotheses))
+
+
+def model_mean_pose(meta: Mapping[str, Any]) -> np.ndarray | None:
+  """The training data mean pose [J, 3] (metres, root-relative, the model
+  layout) recorded in an exported model's meta, or None."""
+  mean = (meta.get('normalization') or {}).get('mean_pose_m')
+  return None if mean is None else np.asarray(mean, np.float32)
 
 
 def make_fit_fn(*, score_fn: ScoreFn, sde: sde_lib.VPSDE, scale: float,
@@ -579,13 +661,14 @@ def make_fit_fn(*, score_fn: ScoreFn, sde: sde_lib.VPSDE, scale: float,
     # Padded rows are computed (fixed shapes) but fitted to nothing.
     confidence = jnp.where(jnp.asarray(batch['mask'])[:, None], confidence,
                            0.0)
+    bank = initial_pose_bank(rng, params, score_fn=score_fn, sde=sde,
+                             scale=scale, cfg=cfg,
+                             num_joints=keypoints.shape[1])
 
     def per_sample(kp, conf, K, sample_id):
-      key = jax.random.fold_in(rng, sample_id)
-      keys = jax.vmap(lambda h: jax.random.fold_in(key, h))(
-          jnp.arange(num_hyp))
-      return jax.vmap(lambda k: one(k, kp, conf, K, params, hparams=hparams)
-                      )(keys)
+      keys = hypothesis_keys(rng, sample_id, num_hyp)
+      return jax.vmap(lambda k: one(k, kp, conf, K, params, hparams=hparams,
+                                    pose_bank=bank))(keys)
 
     return jax.vmap(per_sample)(keypoints, confidence, batch['K'],
                                 batch['id'])
