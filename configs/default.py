@@ -23,6 +23,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.progress = True
   # Steps between log lines / metrics.jsonl rows in training loops.
   config.log_every = 100
+  # JAX's persistent compilation cache: a rerun of the same fit, lift or
+  # training step loads its compiled program from disk instead of
+  # compiling again (issue 14: about 6 s -> under 1 s for the infant fit on
+  # a 2-core CPU). 'auto' = $JAX_COMPILATION_CACHE_DIR if set, else
+  # ~/.cache/zedoi_jax/jax_cache ($XDG_CACHE_HOME honoured); '' = off; or a
+  # folder. Only programs that took >= 1 s to compile are stored. Like any
+  # JAX cache it runs what it holds: keep it private to you.
+  config.compilation_cache = 'auto'
 
   # ---------------------------------------------------------------- data
   config.data = ml_collections.ConfigDict()

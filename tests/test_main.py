@@ -7,6 +7,7 @@ import subprocess
 import sys
 import shutil
 import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
@@ -138,6 +139,45 @@ class EndToEndTest(absltest.TestCase):
                      0)
     leftovers = [p.name for p in fitdir.rglob('*') if '.tmp' in p.name]
     self.assertEqual(leftovers, [])
+
+
+
+class CompilationCacheTest(absltest.TestCase):
+
+  def test_setting(self):
+    from zedoi_jax import runs  # pylint: disable=g-import-not-at-top
+    self.assertIsNone(runs.compilation_cache_dir(''))
+    self.assertEqual(runs.compilation_cache_dir('/x/y'), pathlib.Path('/x/y'))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('JAX_COMPILATION_CACHE_DIR', 'XDG_CACHE_HOME')}
+    with mock.patch.dict(os.environ, env, clear=True):
+      os.environ['XDG_CACHE_HOME'] = '/c'
+      self.assertEqual(runs.compilation_cache_dir('auto'),
+                       pathlib.Path('/c/zedoi_jax/jax_cache'))
+      os.environ['JAX_COMPILATION_CACHE_DIR'] = '/j'
+      self.assertEqual(runs.compilation_cache_dir('auto'), pathlib.Path('/j'))
+
+  def test_rerun_loads_every_program_from_the_cache(self):
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+    cache = tmp / 'cache'
+    # Store every program, however fast it compiled.
+    with mock.patch.dict(os.environ,
+                         {'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}):
+      results, entries = [], []
+      for i in range(2):
+        _run('--config=configs/demo.py:quick', f'--workdir={tmp / str(i)}',
+             f'--config.compilation_cache={cache}',
+             '--config.eval.pictures=False')
+        doc = json.loads((tmp / str(i) / 'results.json').read_text())
+        doc.pop('timing')
+        results.append(doc)
+        entries.append(sorted(p.name for p in cache.rglob('*')
+                              if p.is_file()))
+    self.assertNotEmpty(entries[0])
+    # The second run compiled nothing new, and its answer is the same.
+    self.assertEqual(entries[1], entries[0])
+    self.assertEqual(results[1], results[0])
 
 
 if __name__ == '__main__':

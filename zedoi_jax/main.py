@@ -82,6 +82,7 @@ def _main(argv):
   # once a backend exists. Without a TPU, jax's "Unable to initialize
   # backend 'tpu'" INFO line says nothing useful: drop it.
   runs.quiet_backend_probe()
+  runs.use_compilation_cache(config.get('compilation_cache', 'auto'))
   pc = config.parallel
   parallel.initialize(coordinator_address=pc.coordinator_address,
                       num_processes=int(pc.num_processes),

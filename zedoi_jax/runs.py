@@ -55,6 +55,38 @@ class _QuietBackendProbe(std_logging.Filter):
                 'Unable to initialize backend' in record.getMessage())
 
 
+def compilation_cache_dir(setting: str) -> pathlib.Path | None:
+  """The folder of `config.compilation_cache` ('auto', '' = off, a path)."""
+  setting = str(setting).strip()
+  if not setting:
+    return None
+  if setting != 'auto':
+    return pathlib.Path(setting).expanduser()
+  if os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+    return pathlib.Path(os.environ['JAX_COMPILATION_CACHE_DIR']).expanduser()
+  base = os.environ.get('XDG_CACHE_HOME') or pathlib.Path.home() / '.cache'
+  return pathlib.Path(base) / 'zedoi_jax' / 'jax_cache'
+
+
+def use_compilation_cache(setting: str) -> pathlib.Path | None:
+  """Turns JAX's persistent compilation cache on (before any compile).
+
+  A folder that cannot be created leaves the cache off with a warning: a
+  cache never stops a run.
+  """
+  path = compilation_cache_dir(setting)
+  if path is None:
+    return None
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    logging.warning('compilation cache off: cannot create %s (%s)', path, e)
+    return None
+  jax.config.update('jax_compilation_cache_dir', str(path))
+  logging.info('compilation cache: %s', path)
+  return path
+
+
 def quiet_backend_probe() -> None:
   """Hides "Unable to initialize backend 'tpu'" INFO lines on CPU/GPU."""
   logger = std_logging.getLogger('jax._src.xla_bridge')
@@ -80,8 +112,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   """The settings checks that need no data: fit settings (fit/lift)."""
   if config.get('mode') in ('fit', 'lift') and 'fit' in config:
     # Imported here: the fit module pulls in the compiled code.
-    from zedoi_jax import fit  # pylint: disable=g-import-not-at-top
-    fit.FitConfig.from_dict(config.fit.to_dict())
+    from zedoi_jax import zedo  # pylint: disable=g-import-not-at-top
+    zedo.FitConfig.from_dict(config.fit.to_dict())
 
 
 def write_config(config: ml_collections.ConfigDict,
