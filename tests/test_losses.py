@@ -94,6 +94,67 @@ class LossesTest(absltest.TestCase):
     self.assertFalse(bool(m['finite']))
     chex.assert_trees_all_equal(new, state)
 
+  def test_nan_guard_after_steps_keeps_state_bit_identical(self):
+    # Mid-run (EMA behind the params, Adam moments and count non-zero) a NaN
+    # batch must leave every leaf as it was: params, EMA, step and opt_state.
+    model, sde, tx, state, poses = _setup()
+    step = jax.jit(losses.make_train_step(model=model, sde=sde, tx=tx,
+                                          ema_rate=0.99, batch_size=8))
+    for _ in range(3):
+      state, m = step(state, poses, jax.random.key(7))
+      self.assertTrue(bool(m['finite']))
+    self.assertGreater(float(optax.tree.norm(optax.tree.sub(
+        state['params'], state['ema_params']))), 0.0)
+    bad = poses.at[:, 3, 0].set(jnp.nan)
+    new, m = step(state, bad, jax.random.key(7))
+    self.assertFalse(bool(m['finite']))
+    self.assertEqual(int(new['step']), 3)
+    chex.assert_trees_all_equal(new, state)
+
+  def test_nan_loss_with_finite_gradient_keeps_state(self):
+    # The guard reads the loss too, not only the gradient.
+    def loss_fn(trainable, frozen, batch, rng):
+      del frozen, rng
+      loss = jnp.sum(jnp.square(trainable['w'] - batch))
+      return loss + jax.lax.stop_gradient(jnp.nan), {}
+
+    tx = optax.adam(1e-2)
+    state = losses.init_state({'w': jnp.ones(3)}, tx)
+    update = jax.jit(losses.make_update_fn(loss_fn, tx, 0.9))
+    new, m = update(state, None, jnp.zeros(3), jax.random.key(0))
+    self.assertTrue(bool(jnp.isfinite(m['grad_norm'])))
+    self.assertFalse(bool(m['finite']))
+    chex.assert_trees_all_equal(new, state)
+
+  def test_ema_matches_closed_form(self):
+    # e_n = prod_s d_s e_0 + sum_s (1 - d_s) prod_{r>s} d_r p_{s+1}, with
+    # d_s = min(rate, (1 + s) / (10 + s)) (the cap is reached at s = 8).
+    def loss_fn(trainable, frozen, batch, rng):
+      del frozen, rng
+      return jnp.sum(jnp.square(trainable['w'] - batch)), {}
+
+    rate, n = 0.5, 12
+    tx = optax.sgd(0.3)
+    w0 = np.array([1.0, -2.0, 0.5])
+    state = losses.init_state({'w': jnp.asarray(w0, jnp.float32)}, tx)
+    update = jax.jit(losses.make_update_fn(loss_fn, tx, rate))
+    targets = np.random.default_rng(0).normal(size=(n, 3))
+    trajectory = []  # p_{s+1}: the params after step s
+    for s in range(n):
+      state, m = update(state, None, jnp.asarray(targets[s], jnp.float32),
+                        jax.random.key(s))
+      self.assertTrue(bool(m['finite']))
+      trajectory.append(np.asarray(state['params']['w'], np.float64))
+    d = np.minimum(rate, (1.0 + np.arange(n)) / (10.0 + np.arange(n)))
+    tail = [np.prod(d[s + 1:]) for s in range(n)]
+    want = np.prod(d) * w0 + sum((1.0 - d[s]) * tail[s] * trajectory[s]
+                                 for s in range(n))
+    self.assertEqual(int(state['step']), n)
+    np.testing.assert_allclose(np.asarray(state['ema_params']['w']), want,
+                               rtol=0, atol=1e-6)
+    # Not trivially the params: the EMA lags them.
+    self.assertGreater(np.abs(want - trajectory[-1]).max(), 1e-3)
+
   def test_frozen_argument_is_not_trained(self):
     # Adaptation pattern: a trainable residual over a frozen network.
     model, sde, _, _, poses = _setup()

@@ -1,10 +1,13 @@
 """Tests for zedoi_jax.data.syrip on the real original files (no network)."""
 
 import collections
+import hashlib
 import json
 import pathlib
 import shutil
 import tempfile
+import types
+from unittest import mock
 
 from absl.testing import absltest
 import chex
@@ -172,6 +175,21 @@ class PrepareTest(absltest.TestCase):
     syrip.prepare(dest, source=_repo_layout(self))
     for name, (_, digest) in syrip.FILES.items():
       self.assertEqual(syrip.sha256(dest / name), digest)
+
+  def test_sha256_of_a_file(self):
+    # Both branches: hashlib.file_digest (Python >= 3.11) and the 3.10
+    # fallback that streams blocks by hand (over more than one block).
+    path = _tempdir(self) / 'blob'
+    data = np.random.default_rng(0).bytes((1 << 20) + 12345)
+    path.write_bytes(data)
+    want = hashlib.sha256(data).hexdigest()
+    self.assertEqual(syrip.sha256(path), want)
+    with mock.patch.object(syrip, 'hashlib', types.SimpleNamespace(
+        sha256=hashlib.sha256)):
+      self.assertEqual(syrip.sha256(path), want)
+    empty = path.with_name('empty')
+    empty.write_bytes(b'')
+    self.assertEqual(syrip.sha256(empty), hashlib.sha256(b'').hexdigest())
 
   @NEEDS_SYRIP
   def test_checksums_are_of_the_real_files(self):

@@ -102,6 +102,16 @@ def make_update_fn(loss_fn: LossFn, tx: optax.GradientTransformation,
     loss or the gradient is not finite, the state is returned unchanged
     (also its step) and metrics['finite'] is False: the caller must stop.
     metrics = {'loss', 'grad_norm', 'finite', **aux}.
+
+  The EMA is `optax.incremental_update` with step size 1 - `ema_decay`. The
+  guard selects the old state with `optax.tree.where` rather than wrapping
+  `tx` in `optax.apply_if_finite`, which would not keep this contract: it
+  checks only the gradient (not the loss), it counts rejected steps in its
+  own state (so opt_state would change on a NaN step), the step counter and
+  the EMA (which would move towards the unchanged params) would need this
+  guard anyway, and its `ApplyIfFiniteState` wrapper would change the
+  opt_state tree, so that in-progress training checkpoints could no longer
+  be restored.
   """
   if not 0.0 <= ema_rate < 1.0:
     raise ValueError(f'ema_rate must be in [0, 1), got {ema_rate}')
@@ -113,12 +123,12 @@ def make_update_fn(loss_fn: LossFn, tx: optax.GradientTransformation,
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     updates, opt_state = tx.update(grads, state['opt_state'], state['params'])
     params = optax.apply_updates(state['params'], updates)
-    decay = ema_decay(state['step'], ema_rate)
-    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
-                       state['ema_params'], params)
+    ema = optax.incremental_update(
+        params, state['ema_params'],
+        step_size=1.0 - ema_decay(state['step'], ema_rate))
     new = {'step': state['step'] + 1, 'params': params, 'ema_params': ema,
            'opt_state': opt_state}
-    new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
+    new = optax.tree.where(finite, new, state)
     metrics = {'loss': loss, 'grad_norm': grad_norm, 'finite': finite, **aux}
     return new, metrics
 

@@ -124,12 +124,14 @@ def find_file(root: PathLike, name: str) -> pathlib.Path:
 
 
 def sha256(path: PathLike) -> str:
-  """Hex sha256 of a file."""
-  h = hashlib.sha256()
+  """Hex sha256 of a file (streamed: `hashlib.file_digest`, Python >= 3.11)."""
   with open(path, 'rb') as f:
+    if hasattr(hashlib, 'file_digest'):
+      return hashlib.file_digest(f, 'sha256').hexdigest()
+    h = hashlib.sha256()  # Python 3.10: stream it by hand.
     for block in iter(lambda: f.read(1 << 20), b''):
       h.update(block)
-  return h.hexdigest()
+    return h.hexdigest()
 
 
 def _coco_by_image(coco: Any, src: str) -> tuple[dict, dict]:
