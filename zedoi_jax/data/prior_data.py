@@ -38,6 +38,7 @@ import pathlib
 import re
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from zedoi_jax import errors
 from zedoi_jax import skeleton
@@ -375,14 +376,11 @@ _TEMPLATE = np.array([
 
 def _rodrigues(v: np.ndarray) -> np.ndarray:
   """Rotation matrices [..., 3, 3] from axis-angle vectors [..., 3]."""
-  angle = np.linalg.norm(v, axis=-1, keepdims=True)
-  axis = v / np.maximum(angle, 1e-12)
-  x, y, z = np.moveaxis(axis, -1, 0)
-  zero = np.zeros_like(x)
-  k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(
-      v.shape[:-1] + (3, 3))
-  s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
-  return np.eye(3) + s * k + (1 - c) * k @ k
+  v = np.asarray(v, dtype=np.float64)
+  if v.size == 0:  # Older scipy has no empty Rotation.
+    return np.zeros(v.shape[:-1] + (3, 3))
+  flat = Rotation.from_rotvec(v.reshape(-1, 3)).as_matrix()
+  return flat.reshape(v.shape[:-1] + (3, 3))
 
 
 def synthetic_poses(num_poses: int, *, seed: int = 0,
