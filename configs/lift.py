@@ -50,10 +50,11 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
   config.fit.t_max = syrip.T_MAX
-  # OIL schedule chosen on the SyRIP validation split (configs/syrip.py).
-  config.fit.oil_steps = syrip.OIL_STEPS
-  config.fit.solve_t_last = syrip.SOLVE_T_LAST
-  config.fit.em_dt = syrip.EM_DT
+  # OIL schedule chosen on the SyRIP validation split for S = 4 hypotheses
+  # (configs/syrip.py, LIFT_*; fit mode's faster schedule is S = 1 only).
+  config.fit.oil_steps = syrip.LIFT_OIL_STEPS
+  config.fit.solve_t_last = syrip.LIFT_SOLVE_T_LAST
+  config.fit.em_dt = syrip.LIFT_EM_DT
   # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256

@@ -168,7 +168,8 @@ def _accuracy(name, cfg, model, es, model_layout, rng, model_info):
                         'min_reproj': to_eval(out['pose_min_reproj'])},
                        es.gt, lay.root_joints)
   _emit({'kind': 'accuracy', 'name': name, 'split': _SPLIT.value,
-         'input_2d': _INPUT_2D.value, 'num_poses': int(len(es.gt)),
+         'input_2d': _INPUT_2D.value, 'seed': _SEED.value,
+         'num_poses': int(len(es.gt)),
          'mpjpe_mm': res['mean']['mpjpe_mm'],
          'pa_mpjpe_mm': res['mean']['pa_mpjpe_mm'],
          'min_reproj_mpjpe_mm': res['min_reproj']['mpjpe_mm'],
@@ -269,7 +270,8 @@ def pareto_front(points):
 
 # The settings that decide a fit's cost (t_max, em_dt, ... do not).
 COST_KEYS = ('oil_steps', 'solve_t_last', 'ipo_steps', 'init_sample_steps',
-             'num_hypotheses', 'denoise', 'init_sample_method')
+             'num_hypotheses', 'denoise', 'init_sample_method', 'init_pose',
+             'init_bank_size', 'batch_size')
 
 
 def _cost(fit_kwargs) -> str:

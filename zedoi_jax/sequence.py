@@ -235,12 +235,12 @@ def make_sequence_fn(*, score_fn: zedo.ScoreFn, sde, scale: float,
   use_anchor = seq.anchor_weight > 0
   traces = [0]
 
-  def one_track(key, kp, conf, K, valid, params, hp, shp):
+  def one_track(key, kp, conf, K, valid, params, hp, shp, bank):
     whp = dict(hp, t_max=jnp.maximum(shp['warm_t_max'], hp['t_min']),
                em_dt=shp['warm_em_dt'])
     first = jnp.argmax(valid)
     c = cold(jax.random.fold_in(key, first), kp[first], conf[first],
-             K[first], params, hparams=hp)
+             K[first], params, hparams=hp, pose_bank=bank)
     state0 = (c.pose, c.translation, c.rotation)
 
     def step(state, inp):
@@ -283,11 +283,15 @@ def make_sequence_fn(*, score_fn: zedo.ScoreFn, sde, scale: float,
     mask = jnp.asarray(batch['mask'], bool)
     valid = mask & (jnp.sum(conf > 0, -1) >= seq.min_joints)
     conf = jnp.where(valid[..., None], conf, 0.0)
+    # The first frames' starts with fit.init_pose 'bank' (else None).
+    bank = zedo.initial_pose_bank(rng, params, score_fn=score_fn, sde=sde,
+                                  scale=scale, cfg=cfg,
+                                  num_joints=kp.shape[-2])
 
     def per_track(k, c, cam, v, track_id):
       keys = zedo.hypothesis_keys(rng, track_id, cfg.num_hypotheses)
-      out = jax.vmap(lambda kk: one_track(kk, k, c, cam, v, params, hp, shp)
-                     )(keys)
+      out = jax.vmap(lambda kk: one_track(kk, k, c, cam, v, params, hp, shp,
+                                          bank))(keys)
       out['valid'] = v
       return out
 
