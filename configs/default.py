@@ -258,7 +258,8 @@ def get_config() -> ml_collections.ConfigDict:
   # (perturb to t, then the posterior mean). Measured: em is better.
   config.fit.denoise = 'em'
   # Step size of the 'em' rule (1/N with N = 1000 in the ZeDO release; the
-  # infant configs: 4e-3 with their 150 OIL steps, chosen on SyRIP val).
+  # infant fit, configs/syrip.py: 2.4e-2 with its 25 OIL steps, chosen on
+  # SyRIP val; configs/lift.py: 4e-3 with 150).
   config.fit.em_dt = 1e-3
   # Pose re-initialisation after IPO: 'flat' (the paper: back-projected 2D at
   # the pelvis depth) | 'ipo_depth' (back-projected 2D with the IPO-posed

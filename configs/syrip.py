@@ -82,7 +82,9 @@ def get_config(arg=None):
   # steps x em_dt 4e-3 at t_max 0.2 / 0.3 / 0.4 / 0.5: 54.9 / 54.7 / 54.9 /
   # 55.2; the paper's 1000 steps at 0.3 / 0.4: 54.6 / 54.2 (same answer,
   # 6.7x the steps). The paper's value is 0.1 (v2 prior A: 82.7 vs 68.9 at
-  # 0.2). experiments/RESULTS.md "Prior v2".
+  # 0.2). experiments/RESULTS.md "Prior v2". With issue 14's 25-step
+  # schedule: 0.2 / 0.3 / 0.4: 53.4 / 52.4 / 51.5 (within the ~1 mm noise of
+  # 100 images; 0.3 kept).
   config.fit.t_max = T_MAX
   config.fit.oil_steps = OIL_STEPS
   config.fit.solve_t_last = SOLVE_T_LAST
