@@ -182,21 +182,16 @@ class FitConfig:
     if not 0 < self.t_min <= self.t_max <= 1:
       raise ValueError('need 0 < fit.t_min <= fit.t_max <= 1, got '
                        f'{self.t_min}, {self.t_max}')
-    if self.denoise not in DENOISE_RULES:
-      raise ValueError(f'fit.denoise must be one of {DENOISE_RULES}, got '
-                       f'{self.denoise!r}')
-    if self.init_pose not in INIT_POSE_RULES:
-      raise ValueError(f'fit.init_pose must be one of {INIT_POSE_RULES}, '
-                       f'got {self.init_pose!r}')
+    for name, rules in (('denoise', DENOISE_RULES),
+                        ('init_pose', INIT_POSE_RULES),
+                        ('init_depth', INIT_DEPTH_RULES),
+                        ('reinit', REINIT_RULES)):
+      if getattr(self, name) not in rules:
+        raise ValueError(f'fit.{name} must be one of {rules}, got '
+                         f'{getattr(self, name)!r}')
     if self.init_bank_size < 1:
       raise ValueError(f'fit.init_bank_size must be >= 1, got '
                        f'{self.init_bank_size}')
-    if self.init_depth not in INIT_DEPTH_RULES:
-      raise ValueError(f'fit.init_depth must be one of {INIT_DEPTH_RULES}, '
-                       f'got {self.init_depth!r}')
-    if self.reinit not in REINIT_RULES:
-      raise ValueError(f'fit.reinit must be one of {REINIT_RULES}, got '
-                       f'{self.reinit!r}')
     skeleton.get_layout(self.layout, field='fit.layout')
 
   @classmethod
