@@ -50,20 +50,24 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
   # (see configs/syrip.py); adults: --config.init.adapted= .
   config.init.adapted = 'syrip_control'
   config.fit.t_max = syrip.T_MAX
-  # OIL schedule chosen on the SyRIP validation split for S = 4 hypotheses
-  # (configs/syrip.py, LIFT_*; fit mode's faster schedule is S = 1 only).
-  config.fit.oil_steps = syrip.LIFT_OIL_STEPS
-  config.fit.solve_t_last = syrip.LIFT_SOLVE_T_LAST
-  config.fit.em_dt = syrip.LIFT_EM_DT
+  # The infant fit's schedule, chosen on the SyRIP validation split, with a
+  # bank of 64 prior samples for the 4 hypotheses' starts (configs/syrip.py).
+  config.fit.oil_steps = syrip.OIL_STEPS
+  config.fit.solve_t_last = syrip.SOLVE_T_LAST
+  config.fit.em_dt = syrip.EM_DT
+  config.fit.ipo_steps = syrip.IPO_STEPS
+  config.fit.init_pose = syrip.INIT_POSE
+  config.fit.init_bank_size = syrip.LIFT_INIT_BANK_SIZE
   # Hypotheses per pose; the output is their joint-wise mean.
   config.fit.num_hypotheses = 4
   config.fit.batch_size = 256
   if arg == 'quick':
     config.fit.num_hypotheses = 1
     config.fit.ipo_steps = 20
-    config.fit.oil_steps = 30
-    config.fit.solve_t_last = 5
+    config.fit.oil_steps = 10
+    config.fit.solve_t_last = 2
     config.fit.init_sample_steps = 10
+    config.fit.init_bank_size = 4
     config.fit.batch_size = 8
   elif arg:
     raise ValueError(f'unknown variant {arg!r}; known: quick')

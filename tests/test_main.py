@@ -161,12 +161,15 @@ class CompilationCacheTest(absltest.TestCase):
     tmp = pathlib.Path(tempfile.mkdtemp())
     self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
     cache = tmp / 'cache'
+    # A tiny prior keeps the compile short; the demo set needs no data.
+    prior = export_tiny_prior(tmp / 'prior')
     # Store every program, however fast it compiled.
     with mock.patch.dict(os.environ,
                          {'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}):
       results, entries = [], []
       for i in range(2):
         _run('--config=configs/demo.py:quick', f'--workdir={tmp / str(i)}',
+             f'--config.init.prior={prior}', '--config.init.adapted=',
              f'--config.compilation_cache={cache}',
              '--config.eval.pictures=False')
         doc = json.loads((tmp / str(i) / 'results.json').read_text())
