@@ -161,9 +161,13 @@ class FitBatchTest(parameterized.TestCase):
         cfg=dataclasses.replace(SMALL, init_pose='bank', init_bank_size=4))
     rng = jax.random.key(3)
     full = banked(rng, make_batch(self.arrays, np.arange(8)), PARAMS)
-    single = banked(rng, make_batch(self.arrays, np.array([5])), PARAMS)
+    # Other rows around it, at another place in the batch (one compile).
+    rows = np.array([5, 9, 10, 0, 1, 2, 3, 4])
+    moved = banked(rng, make_batch(self.arrays, rows), PARAMS)
     chex.assert_trees_all_close(
-        jax.tree.map(lambda x: x[5:6], full), single, atol=1e-4, rtol=1e-4)
+        jax.tree.map(lambda x: x[0], moved), jax.tree.map(lambda x: x[5],
+                                                          full),
+        atol=1e-4, rtol=1e-4)
     chex.assert_tree_all_finite(full.pose)
     # The bank holds prior samples, not one pose: hypotheses still differ.
     self.assertFalse(np.allclose(full.pose[:, 0], full.pose[:, 1]))

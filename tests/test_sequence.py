@@ -77,12 +77,9 @@ class SequenceFitTest(absltest.TestCase):
     out = jax.tree.map(np.asarray, make_fn(banked, warm_oil_steps=3)(
         jax.random.key(0), batch, PARAMS))
     self.assertTrue(np.isfinite(out['pose']).all())
-    ref = jax.tree.map(np.asarray, make_fn(COLD, warm_oil_steps=3)(
-        jax.random.key(0), batch, PARAMS))
-    err = lambda o: np.linalg.norm(o['reproj_error'])
-    # Both fit the 2D (pixels); the starts differ, so the poses do too.
-    self.assertLess(err(out), 10 * err(ref) + 1.0)
-    self.assertFalse(np.allclose(out['pose'], ref['pose']))
+    # The track fits its 2D in every frame (about 0.01 px here, as with a
+    # sampled start).
+    self.assertLess(float(np.max(out['reproj_error'])), 0.5)
 
   def test_missed_frames_are_flagged_and_carried_over(self):
     fit_tracks = make_fn(warm_oil_steps=3, min_joints=6)
