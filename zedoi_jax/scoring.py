@@ -22,7 +22,6 @@ import numpy as np
 from zedoi_jax import metrics
 from zedoi_jax import skeleton
 from zedoi_jax import validity
-from zedoi_jax import zedo
 
 SYRIP_NOTE = ('SyRIP 3D ground truth is weak: hand-corrected output of a '
               'model (HW-HuP), not measured.')
@@ -84,9 +83,10 @@ def baseline_pose(meta: dict, model_layout: str,
   model's training data mean (`normalization.mean_pose_m`, recorded at
   export: the prior's training poses, or an adaptation's infant poses,
   unaugmented, root-relative metres), or None if the model records none."""
-  mean = zedo.model_mean_pose(meta)
+  mean = (meta.get('normalization') or {}).get('mean_pose_m')
   if mean is None:
     return None
+  mean = np.asarray(mean, np.float32)
   return np.round(np.asarray(skeleton.convert(mean, model_layout,
                                               eval_layout), np.float64),
                   5).tolist()

@@ -322,16 +322,16 @@ def _sanitize(keypoints, confidence):
   return keypoints, w
 
 
-def _initial_pose(rng, params, *, score_fn, sde, scale, cfg, num_joints):
-  """One prior sample [J, 3], metres, root-relative."""
+def _prior_samples(rng, params, num: int, *, score_fn, sde, scale, cfg,
+                   num_joints):
+  """[num, J, 3] prior samples (metres) by the initial-pose sampler."""
   # Imported here: sampling is only needed when a fit runs.
   from zedoi_jax import sampling  # pylint: disable=g-import-not-at-top
-  x = sampling.sample(rng, score_fn, params, sde, num_samples=1,
+  x = sampling.sample(rng, score_fn, params, sde, num_samples=num,
                       num_joints=num_joints,
                       num_steps=max(cfg.init_sample_steps, 1),
                       method=cfg.init_sample_method)
-  pose = jnp.asarray(x, jnp.float32).reshape(num_joints, 3) * scale
-  return pose
+  return jnp.asarray(x, jnp.float32) * scale
 
 
 def initial_pose_bank(rng, params, *, score_fn, sde, scale, cfg: 'FitConfig',
@@ -341,13 +341,9 @@ def initial_pose_bank(rng, params, *, score_fn, sde, scale, cfg: 'FitConfig',
   alone, so every batch of a fit gets the same bank."""
   if cfg.init_pose != 'bank':
     return None
-  from zedoi_jax import sampling  # pylint: disable=g-import-not-at-top
-  x = sampling.sample(jax.random.fold_in(rng, _BANK_KEY), score_fn, params,
-                      sde, num_samples=cfg.init_bank_size,
-                      num_joints=num_joints,
-                      num_steps=max(cfg.init_sample_steps, 1),
-                      method=cfg.init_sample_method)
-  return jnp.asarray(x, jnp.float32) * scale
+  return _prior_samples(jax.random.fold_in(rng, _BANK_KEY), params,
+                        cfg.init_bank_size, score_fn=score_fn, sde=sde,
+                        scale=scale, cfg=cfg, num_joints=num_joints)
 
 
 def _depth_from_size(x0, keypoints, w, K, root_ray, fallback):
@@ -472,8 +468,8 @@ def fit_one(rng: jax.Array, keypoints: jax.Array, confidence: jax.Array,
                        '(initial_pose_bank)')
     x0 = pose_bank[jax.random.randint(init_rng, (), 0, pose_bank.shape[0])]
   elif init is None:
-    x0 = _initial_pose(init_rng, params, score_fn=score_fn, sde=sde,
-                       scale=scale, cfg=cfg, num_joints=num_joints)
+    x0 = _prior_samples(init_rng, params, 1, score_fn=score_fn, sde=sde,
+                        scale=scale, cfg=cfg, num_joints=num_joints)[0]
   else:
     x0 = jnp.asarray(init['pose'], jnp.float32)
     t0 = jnp.linalg.norm(init['translation']) * root_ray
@@ -611,13 +607,6 @@ def hypothesis_keys(rng: jax.Array, sample_id: jax.Array,
   key = jax.random.fold_in(rng, sample_id)
   return jax.vmap(lambda h: jax.random.fold_in(key, h))(
       jnp.arange(num_hypotheses))
-
-
-def model_mean_pose(meta: Mapping[str, Any]) -> np.ndarray | None:
-  """The training data mean pose [J, 3] (metres, root-relative, the model
-  layout) recorded in an exported model's meta, or None."""
-  mean = (meta.get('normalization') or {}).get('mean_pose_m')
-  return None if mean is None else np.asarray(mean, np.float32)
 
 
 def make_fit_fn(*, score_fn: ScoreFn, sde: sde_lib.VPSDE, scale: float,
