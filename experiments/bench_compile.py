@@ -31,6 +31,10 @@ from absl import app
 from absl import flags
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from zedoi_jax import jsonio
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _N = flags.DEFINE_integer('n', 64, 'Poses per compiled batch.')
 _REPEAT = flags.DEFINE_integer('repeat', 3, 'Warm processes per setting.')
@@ -91,11 +95,7 @@ def _measure(init_pose: str, cache: str) -> dict:
 def _emit(row: dict) -> None:
   row = dict(row, loadavg_1m=round(os.getloadavg()[0], 2),
              time_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-  line = json.dumps(row)
-  print(line, flush=True)
-  if _OUT.value:
-    with open(_OUT.value, 'a') as f:
-      f.write(line + '\n')
+  print(jsonio.append_line(_OUT.value, row), flush=True)
 
 
 def main(argv):

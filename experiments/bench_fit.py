@@ -54,6 +54,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import camera
+from zedoi_jax import jsonio
 from zedoi_jax import zedo
 from zedoi_jax.data import prior_data
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -265,11 +266,7 @@ def _scaling(score_fn, params, sde, scale, source, flops, shared_flops):
         'reproj_error_px': r2[4], 'prior': source,
         'device': str(jax.devices()[0].platform),
     }
-    line = json.dumps(row)
-    print(line, flush=True)
-    if _OUT.value:
-      with open(_OUT.value, 'a') as f:
-        f.write(line + '\n')
+    print(jsonio.append_line(_OUT.value, row), flush=True)
 
 
 def main(argv):
@@ -347,11 +344,7 @@ def main(argv):
         'denoise': cfg.denoise, 'prior': source,
         'device': str(jax.devices()[0].platform), 'devices': devices,
     }
-    line = json.dumps(row)
-    print(line, flush=True)
-    if _OUT.value:
-      with open(_OUT.value, 'a') as f:
-        f.write(line + '\n')
+    print(jsonio.append_line(_OUT.value, row), flush=True)
 
 
 if __name__ == '__main__':

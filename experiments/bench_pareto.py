@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 from configs import syrip as syrip_config
 from zedoi_jax import data as data_lib
 from zedoi_jax import eval_sets
+from zedoi_jax import jsonio
 from zedoi_jax import scoring
 from zedoi_jax import zedo
 from zedoi_jax import metrics
@@ -142,11 +143,7 @@ def _emit(row: dict) -> None:
   row = dict(row, loadavg_1m=round(os.getloadavg()[0], 2),
              time_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
   _ROWS.append(row)
-  line = json.dumps(row)
-  print(line, flush=True)
-  if _OUT.value:
-    with open(_OUT.value, 'a') as f:
-      f.write(line + '\n')
+  print(jsonio.append_line(_OUT.value, row), flush=True)
 
 
 def _root_centred(p, root_joints):

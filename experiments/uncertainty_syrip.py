@@ -45,6 +45,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from zedoi_jax import jsonio  # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import skeleton  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -148,11 +149,7 @@ def main(argv):
               'command': ' '.join(['python experiments/uncertainty_syrip.py',
                                    f'--num_hypotheses={_S.value}',
                                    f'--input_2d={_INPUT.value}'])})
-  line = json.dumps(row)
-  print(line)
-  if _OUT.value:
-    with open(_OUT.value, 'a') as f:
-      f.write(line + '\n')
+  print(jsonio.append_line(_OUT.value, row))
 
 
 if __name__ == '__main__':

@@ -34,6 +34,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from zedoi_jax import jsonio  # pylint: disable=g-import-not-at-top,wrong-import-position
 from zedoi_jax import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 DEMO = 'Pose2Sim/Demo_SinglePerson'
@@ -311,9 +312,7 @@ def main():
   args = ap.parse_args()
   row = task_clip(args) if args.task == 'clip' else task_multiview(args)
   row['date'] = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
-  if args.out:
-    with open(args.out, 'a') as f:
-      f.write(json.dumps(row) + '\n')
+  jsonio.append_line(args.out, row)
 
 
 if __name__ == '__main__':

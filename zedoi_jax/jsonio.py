@@ -5,7 +5,8 @@ value that is not a finite number (a flagged row's pose, an error with
 nothing visible, a loss that diverged) into `None`: JSON `null`, never `NaN`
 or `Infinity` (not JSON) nor a made-up number. `write_json` writes such a
 document atomically (a per-process temporary file, then a rename), so a
-reader never sees half a file; `dumps` is the single-line form (JSON lines).
+reader never sees half a file; `dumps` is the single-line form and
+`append_line` appends it to a JSON lines file.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def jsonable(value: Any) -> Any:
 def dumps(value: Any, **kwargs) -> str:
   """`json.dumps` of `jsonable(value)`; refuses NaN as a number."""
   return json.dumps(jsonable(value), allow_nan=False, **kwargs)
+
+
+def append_line(path: str | os.PathLike | None, row: Any) -> str:
+  """Appends `row` as one JSON line to `path` (skipped when path is empty
+  or None) and returns the line: metrics.jsonl and result files."""
+  line = dumps(row)
+  if path:
+    with open(path, 'a') as f:
+      f.write(line + '\n')
+  return line
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> None:

@@ -55,9 +55,7 @@ class MetricWriter:
     """Appends one row {'step': step, **scalars}."""
     if not self.enabled:
       return
-    row = {'step': int(step), **scalars}
-    with self.path.open('a') as f:
-      f.write(jsonio.dumps(row) + '\n')
+    jsonio.append_line(self.path, {'step': int(step), **scalars})
     if self._tb is not None:
       for k, v in scalars.items():
         if np.ndim(v) == 0 and isinstance(np.asarray(v).item(), (int, float)):
